@@ -1,0 +1,265 @@
+"""The cited-answer pipeline and the `Answer` record shared by the CLI, the UI and briefings."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+from rag import prompts
+from rag.config import Settings
+from rag.errors import LLMError
+from rag.language import detect_language
+from rag.llms import LLM
+from rag.retrieval import Evidence, Retriever
+from rag.verify import supporting_sources
+
+EXTRACTIVE_SENTENCES = 2
+EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
+
+
+@dataclass
+class Source:
+    """A cited passage: `n` is the number used in the answer text."""
+
+    n: int
+    doc_id: str
+    title: str
+    date: str | None
+    url: str | None
+    chunk_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass
+class Sentence:
+    text: str
+    sources: list[int]
+
+
+@dataclass
+class Answer:
+    """One answered (or refused) question, with its citations and timings."""
+
+    question: str
+    language: str
+    text: str
+    refused: bool
+    sentences: list[Sentence]
+    sources: list[Source]
+    model: str
+    timings: dict[str, float | None] = field(default_factory=dict)
+    notice: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+@dataclass
+class Draft:
+    """A streaming update: the answer text as far as the model has written it."""
+
+    text: str
+
+
+class AnswerPipeline:
+    """Question in, verified cited `Answer` out. The LLM is swappable per call."""
+
+    def __init__(self, retriever: Retriever, llm: LLM, settings: Settings) -> None:
+        self.retriever = retriever
+        self.llm = llm
+        self.settings = settings
+
+    def ask(self, question: str, **options) -> Answer:
+        """Answer one question (the last event of `stream`)."""
+        for event in self.stream(question, **options):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream() always ends with an Answer")
+
+    def stream(
+        self,
+        question: str,
+        llm: LLM | None = None,
+        language: str | None = None,
+        settings: Settings | None = None,
+    ) -> Iterator[Draft | Answer]:
+        """Yield `Draft`s while the model writes, then the verified `Answer`."""
+        settings = settings or self.settings
+        llm = llm or self.llm
+        started = time.perf_counter()
+        language = self._language(question, language or settings.language)
+        retrieval = self.retriever.retrieve(question, settings.top_k, settings.evidence)
+        timings = {"retrieve": retrieval.seconds, "first_token": None, "total": None}
+
+        def finish(answer: Answer) -> Answer:
+            answer.timings["total"] = time.perf_counter() - started
+            if answer.timings["first_token"] is None:
+                answer.timings["first_token"] = answer.timings["total"]
+            return answer
+
+        record = _Builder(question, language, llm.name, timings, retrieval.evidence)
+        if not retrieval.evidence or retrieval.best_score < settings.min_relevance:
+            yield finish(record.refusal())
+            return
+        if llm.kind == "extractive":
+            yield finish(record.extractive(prompts.EXTRACTIVE_NOTICES[language]))
+            return
+
+        messages = prompts.build_messages(question, retrieval.evidence, language)
+        schema = prompts.answer_schema(len(retrieval.evidence))
+        raw = ""
+        try:
+            for piece in llm.stream(messages, schema, settings.temperature, settings.max_tokens):
+                raw += piece
+                draft = _draft_text(raw)
+                if draft:
+                    if timings["first_token"] is None:
+                        timings["first_token"] = time.perf_counter() - started
+                    yield Draft(draft)
+        except LLMError as exc:
+            notice = prompts.FALLBACK_NOTICES[language].format(reason=str(exc)[:200])
+            yield finish(record.extractive(notice))
+            return
+        yield finish(record.from_model(raw, self.retriever.embedder))
+
+    def _language(self, question: str, requested: str) -> str:
+        if requested in ("fr", "en"):
+            return requested
+        return detect_language(question, fallback=self._corpus_language())
+
+    def _corpus_language(self) -> str:
+        languages = [d.language for d in self.retriever.index.documents.values()]
+        return max(("fr", "en"), key=languages.count) if languages else "fr"
+
+
+class _Builder:
+    """Turns evidence plus a model reply into an `Answer` whose citations are renumbered."""
+
+    def __init__(self, question, language, model, timings, evidence: list[Evidence]):
+        self.question = question
+        self.language = language
+        self.model = model
+        self.timings = timings
+        self.evidence = evidence
+
+    def refusal(self, notice: str | None = None) -> Answer:
+        return Answer(
+            self.question,
+            self.language,
+            prompts.REFUSALS[self.language],
+            True,
+            [],
+            [],
+            self.model,
+            self.timings,
+            notice,
+        )
+
+    def extractive(self, notice: str) -> Answer:
+        best = self.evidence[0].score
+        chosen = [
+            e for e in self.evidence[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN
+        ]
+        sentences = [Sentence(" ".join(e.text.split()), [e.number]) for e in chosen]
+        return self._answer(sentences, notice)
+
+    def from_model(self, raw: str, embedder) -> Answer:
+        try:
+            reply = json.loads(raw)
+            proposed = [
+                Sentence(str(s["text"]).strip(), [int(n) for n in s.get("sources", [])])
+                for s in reply.get("sentences", [])
+                if str(s.get("text", "")).strip()
+            ]
+            answerable = bool(reply.get("answerable", bool(proposed)))
+        except (ValueError, TypeError, AttributeError, KeyError):
+            proposed, answerable = _parse_loose(raw)
+        if not answerable or not proposed:
+            return self.refusal()
+        vectors = embedder.embed_batch([s.text for s in proposed], is_query=False)
+        verified = []
+        for sentence, vector in zip(proposed, vectors):
+            sources = supporting_sources(sentence.text, vector, sentence.sources, self.evidence)
+            if sources:
+                verified.append(Sentence(sentence.text, sources))
+        if not verified:
+            return self.refusal()
+        return self._answer(verified, None)
+
+    def _answer(self, sentences: list[Sentence], notice: str | None) -> Answer:
+        by_number = {e.number: e for e in self.evidence}
+        renumber: dict[int, int] = {}
+        for sentence in sentences:
+            for n in sentence.sources:
+                renumber.setdefault(n, len(renumber) + 1)
+        sources = [
+            Source(
+                new,
+                e.doc_id,
+                e.title,
+                e.date,
+                e.url,
+                e.chunk_id,
+                e.text,
+                e.start,
+                e.end,
+                round(e.score, 4),
+            )
+            for old, new in renumber.items()
+            for e in [by_number[old]]
+        ]
+        final = [Sentence(s.text, [renumber[n] for n in s.sources]) for s in sentences]
+        text = " ".join(_cite(s.text, s.sources) for s in final)
+        return Answer(
+            self.question,
+            self.language,
+            text,
+            False,
+            final,
+            sources,
+            self.model,
+            self.timings,
+            notice,
+        )
+
+
+def _cite(text: str, numbers: list[int]) -> str:
+    """Put the citation marks before the sentence's closing punctuation."""
+    marks = "".join(f"[{n}]" for n in numbers)
+    text = re.sub(r"\s*\[\d+\]", "", text).strip()
+    match = re.match(r"^(.*?)([.!?…]*)$", text, re.S)
+    return f"{match.group(1)} {marks}{match.group(2) or '.'}"
+
+
+_DRAFT_TEXT = re.compile(r'"text"\s*:\s*"((?:[^"\\]|\\.)*)')
+
+
+def _draft_text(raw: str) -> str:
+    """The sentence texts of a partial JSON reply, for streaming before the reply is complete."""
+    pieces = []
+    for match in _DRAFT_TEXT.finditer(raw):
+        try:
+            pieces.append(json.loads('"' + match.group(1).rstrip("\\") + '"'))
+        except ValueError:
+            pieces.append(match.group(1))
+    return " ".join(pieces).strip()
+
+
+def _parse_loose(raw: str) -> tuple[list[Sentence], bool]:
+    """Prompt-and-parse fallback for backends without structured output: `text [n]` lines."""
+    sentences = []
+    for line in re.split(r"(?<=[.!?])\s+|\n", raw):
+        cited = [int(n) for n in re.findall(r"\[(\d+)\]", line)]
+        text = re.sub(r"\[\d+\]", "", line).strip()
+        if text and cited:
+            sentences.append(Sentence(text, cited))
+    return sentences, bool(sentences)

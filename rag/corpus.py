@@ -1,0 +1,358 @@
+"""Read an article folder: decode, repair mojibake, strip boilerplate, extract metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+DEFAULT_MAX_BYTES = 5_000_000
+TITLE_MAX_CHARS = 110
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned article; chunk offsets point into `text`."""
+
+    doc_id: str
+    text: str
+    title: str
+    date: str | None
+    url: str | None
+    language: str
+    path: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    documents: list[Document]
+    skipped: list[Skipped]
+
+
+def load_corpus(folder: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+    """Every supported file of `folder` (recursively); a bad file is skipped with a warning."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CorpusError(
+            f"Article folder {folder} does not exist: give a folder of .txt/.md/.html files."
+        )
+    documents, skipped = [], []
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+            continue
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        doc_id = str(relative.with_suffix("")).replace("/", "__")
+        try:
+            documents.append(load_document(path, max_bytes, doc_id=doc_id))
+        except CorpusError as exc:
+            log.warning("skipped %s: %s", path, exc)
+            skipped.append(Skipped(str(path), str(exc)))
+    return LoadResult(documents, skipped)
+
+
+def load_document(
+    path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, doc_id: str | None = None
+) -> Document:
+    """One file, cleaned; raises CorpusError with the reason when it cannot be used."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise CorpusError(
+                f"{path.name} is {size:,} bytes, over the {max_bytes:,} byte limit: split it or "
+                "raise the limit."
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"{path.name} cannot be read: {exc.strerror}.") from exc
+    return load_text(
+        decode(data, path.name),
+        doc_id or path.stem,
+        str(path),
+        is_html=path.suffix.lower() in (".html", ".htm"),
+    )
+
+
+def decode(data: bytes, name: str) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252; binary data is refused."""
+    if b"\x00" in data[:65536]:
+        raise CorpusError(f"{name} looks binary (NUL bytes), not an article: remove it.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(
+            f"{name} is neither UTF-8 nor Windows-1252 text: re-save it as UTF-8."
+        ) from exc
+    controls = sum(1 for c in text if ord(c) < 32 and c not in "\n\r\t")
+    if controls > len(text) // 100:
+        raise CorpusError(f"{name} holds control characters, not text: re-save it as UTF-8.")
+    return text
+
+
+def load_text(raw: str, doc_id: str, path: str = "", is_html: bool = False) -> Document:
+    """The cleaning pipeline on text already in memory (files and uploads)."""
+    title = date = url = None
+    if is_html:
+        raw, title, date, url = _from_html(raw, doc_id)
+    text = repair_mojibake(raw).replace("\r\n", "\n").replace("\r", "\n")
+    text, line_url = _take_reference_url(text)
+    url = url or line_url
+    text, line_date = _take_date_line(text)
+    text = strip_boilerplate(text)
+    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    if not text:
+        raise CorpusError(f"{Path(path).name or doc_id} holds no article text: remove it.")
+    date = date or line_date or find_date(text[:600])
+    title = title or make_title(text, doc_id)
+    language = detect_document_language(text)
+    digest = hashlib.sha256("\x1f".join([text, title, date or "", url or ""]).encode())
+    return Document(doc_id, text, title, date, url, language, path, digest.hexdigest())
+
+
+# --- encoding repair -------------------------------------------------------------------------
+# Hand-written because ftfy does not know ISO-8859-16: seed 004 is UTF-8 bytes decoded as
+# ISO-8859-16 with the C1 bytes (0x80-0x9F) read as Windows-1252. We map each suspicious run of
+# characters back to bytes and decode it as UTF-8; ftfy then handles the cases it does know.
+
+
+def _byte_candidates() -> dict[str, list[int]]:
+    candidates: dict[str, list[int]] = {}
+    for byte in range(256):
+        chars = {bytes([byte]).decode("iso-8859-16")}
+        if 0x80 <= byte <= 0x9F:
+            try:
+                chars = {bytes([byte]).decode("cp1252")}
+            except UnicodeDecodeError:
+                pass  # undefined in cp1252 (0x81, 0x8D, ...): the C1 control itself
+        for char in chars:
+            candidates.setdefault(char, []).append(byte)
+    return candidates
+
+
+_BYTES = _byte_candidates()
+_LEAD = "".join(re.escape(c) for c, b in _BYTES.items() if any(0xC2 <= x <= 0xF4 for x in b))
+_CONTINUATION = "".join(
+    re.escape(c) for c, b in _BYTES.items() if any(0x80 <= x <= 0xBF for x in b)
+)
+_MOJIBAKE = re.compile(f"[{_LEAD}][{_CONTINUATION}]{{1,3}}")
+# Where a character stands for two bytes ("€" is 0x80 in cp1252 and 0xA4 in ISO-8859-16; "š" is
+# 0x9A and 0xA8), we keep the reading that gives the most ordinary characters (Latin,
+# punctuation, emoji), and on a tie the ISO-8859-16 byte, since C1 bytes are rare in text.
+_ORDINARY = (
+    (0x00A0, 0x024F),
+    (0x2000, 0x206F),
+    (0x20A0, 0x20CF),
+    (0x2600, 0x27BF),
+    (0x1F300, 0x1FAFF),
+)
+
+
+def _ordinary(text: str) -> int:
+    return sum(any(low <= ord(c) <= high for low, high in _ORDINARY) for c in text)
+
+
+def _unmangle(match: re.Match) -> str:
+    run = match.group(0)
+    best, best_key = None, None
+    for choice in itertools.product(*(_BYTES[c] for c in run)):
+        data = bytes(choice)
+        expected = _utf8_length(data[0])
+        if expected != len(data):
+            continue
+        try:
+            decoded = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        key = (_ordinary(decoded), sum(b >= 0xA0 for b in data))
+        if best_key is None or key > best_key:
+            best, best_key = decoded, key
+    return best if best is not None else run
+
+
+def _utf8_length(lead: int) -> int:
+    return 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+
+
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 read as ISO-8859-16/cp1252, then let ftfy fix what it knows."""
+    import ftfy
+
+    repaired = _MOJIBAKE.sub(_unmangle, text)
+    return ftfy.fix_text(repaired, uncurl_quotes=False, fix_line_breaks=False, normalization="NFC")
+
+
+# --- boilerplate -----------------------------------------------------------------------------
+
+_BOILERPLATE_LINE = re.compile(
+    r"^\s*(redirection en cours|si vous n.?[êe]tes pas redirig|.*\bcliquez ici\b|.*\bclick here\b"
+    r"|partager( sur| cet article)?\b|share( on| this)?\b|tweet(er)?\s*$|imprimer\s*$"
+    r"|lire la suite\s*$|read more\s*$)",
+    re.IGNORECASE,
+)
+_TEASER_HEADINGS = {
+    "articles",
+    "related articles",
+    "à lire aussi",
+    "lire aussi",
+    "sur le même sujet",
+    "read also",
+    "more articles",
+    "articles similaires",
+}
+
+
+def strip_boilerplate(text: str) -> str:
+    """Drop redirect, share and "click here" lines, and a trailing list of unrelated teasers."""
+    lines = [line for line in text.split("\n") if not _BOILERPLATE_LINE.match(line)]
+    for i, line in enumerate(lines):
+        if line.strip().lower().rstrip(" :") not in _TEASER_HEADINGS:
+            continue
+        before = sum(len(x) for x in lines[:i])
+        after = [x.strip() for x in lines[i + 1 :] if x.strip()]
+        teasers = sum(1 for x in after if x.endswith(("...", "…")))
+        if before > 0.6 * sum(len(x) for x in lines) and teasers >= 2:
+            lines = lines[:i]
+            break
+    return "\n".join(lines)
+
+
+# --- metadata --------------------------------------------------------------------------------
+
+_MONTHS = {
+    "janvier": 1,
+    "février": 2,
+    "fevrier": 2,
+    "mars": 3,
+    "avril": 4,
+    "mai": 5,
+    "juin": 6,
+    "juillet": 7,
+    "août": 8,
+    "aout": 8,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "décembre": 12,
+    "decembre": 12,
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+}
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})(?:-(\d{2}))?\b")
+_FRENCH_DATE = re.compile(r"\b(\d{1,2})(?:er)?\s+([a-zéû]+)\s+(\d{4})\b", re.IGNORECASE)
+_ENGLISH_DATE = re.compile(r"\b([A-Z][a-z]+)\s+(\d{1,2}),?\s+(\d{4})\b")
+_DATE_LINE = re.compile(
+    r"^\s*(?:date\s+)?(\d{4}-\d{2}(?:-\d{2})?)(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*"
+)
+_REFERENCE = re.compile(
+    r"^\s*(?:article en référence|source|lien|url)\s*:\s*(https?://\S+)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def find_date(text: str) -> str | None:
+    """The first date written in the text, as ISO (`2024-12-20` or `2024-07`)."""
+    found = []
+    for match in _ISO_DATE.finditer(text):
+        year, month, day = match.groups()
+        if 1 <= int(month) <= 12:
+            found.append((match.start(), f"{year}-{month}" + (f"-{day}" if day else "")))
+    for match in _FRENCH_DATE.finditer(text):
+        day, month, year = match.groups()
+        if month.lower() in _MONTHS:
+            found.append((match.start(), f"{year}-{_MONTHS[month.lower()]:02d}-{int(day):02d}"))
+    for match in _ENGLISH_DATE.finditer(text):
+        month, day, year = match.groups()
+        if month.lower() in _MONTHS:
+            found.append((match.start(), f"{year}-{_MONTHS[month.lower()]:02d}-{int(day):02d}"))
+    return min(found)[1] if found else None
+
+
+def _take_date_line(text: str) -> tuple[str, str | None]:
+    """A leading metadata date (`2025-03-20 09:01:00`, ` date 2024-07 `) is removed and kept."""
+    match = _DATE_LINE.match(text)
+    if not match:
+        return text, None
+    return text[match.end() :], match.group(1)
+
+
+def _take_reference_url(text: str) -> tuple[str, str | None]:
+    """The "Article en référence: URL" line becomes metadata (and leaves the text)."""
+    match = _REFERENCE.search(text)
+    if match:
+        return text[: match.start()] + text[match.end() :], match.group(1)
+    found = re.search(r"https?://[^\s)>\]]+", text)
+    return text, found.group(0) if found else None
+
+
+def make_title(text: str, doc_id: str) -> str:
+    """The first line, without emoji and hashtags, cut to its first sentence when long."""
+    for line in text.split("\n"):
+        line = re.sub(r"#\w+", "", line.lstrip("#").strip())
+        line = "".join(c for c in line if c.isalnum() or c.isspace() or c in ".,;:!?'’«»\"()-–")
+        line = " ".join(line.split()).strip(" -–")
+        if len(line) < 3:
+            continue
+        if len(line) > TITLE_MAX_CHARS:
+            first = re.split(r"(?<=[.!?])\s", line, maxsplit=1)[0]
+            line = (
+                first
+                if len(first) <= TITLE_MAX_CHARS
+                else (line[:TITLE_MAX_CHARS].rsplit(" ", 1)[0] + "…")
+            )
+        return line
+    return doc_id
+
+
+def detect_document_language(text: str) -> str:
+    try:
+        from langdetect import DetectorFactory, detect
+
+        DetectorFactory.seed = 0
+        return detect(text[:5000])
+    except Exception:  # LangDetectException when there are no letters at all
+        return "unknown"
+
+
+def _from_html(raw: str, doc_id: str) -> tuple[str, str | None, str | None, str | None]:
+    import trafilatura
+
+    text = trafilatura.extract(raw, include_comments=False, include_tables=False)
+    if not text:
+        raise CorpusError(f"{doc_id}: no article text found in the HTML.")
+    meta = trafilatura.extract_metadata(raw)
+    title = meta.title if meta and meta.title else None
+    date = meta.date if meta and meta.date else None
+    url = meta.url if meta and meta.url else None
+    return text, title, date, url

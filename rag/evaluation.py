@@ -1,0 +1,102 @@
+"""Answer-quality measurement on a question set (JSON lines, see tests/data/questions.jsonl)."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from rag.answer import Answer
+from rag.language import detect_language
+from rag.verify import fold
+
+
+@dataclass
+class Verdict:
+    """How one answer fared against its question's expectations."""
+
+    id: str
+    question: str
+    answerable: bool
+    refused: bool
+    correct: bool  # answerable: right answer; unanswerable: refused
+    cited: bool  # answerable: a cited passage from the right article holds the evidence
+    language_ok: bool
+    answer: str
+    first_token: float
+    total: float
+
+    @property
+    def passed(self) -> bool:
+        return self.correct and (self.cited or not self.answerable) and self.language_ok
+
+
+def load_questions(path: str | Path) -> list[dict]:
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def judge(item: dict, answer: Answer) -> Verdict:
+    """Score one answer: correct, cited with a supporting passage, in the question's language."""
+    text = fold(answer.text)
+    if item["answerable"]:
+        correct = not answer.refused and any(fold(a) in text for a in item["answer_any"])
+        cited = any(
+            source.doc_id in item["doc_ids"]
+            and any(fold(e) in fold(source.text) for e in item["evidence_any"])
+            for source in answer.sources
+        )
+    else:
+        correct, cited = answer.refused, True
+    plain = re.sub(r"\[\d+\]", "", answer.text)
+    language_ok = answer.language == item["language"] and (
+        answer.refused or detect_language(plain, fallback=answer.language) == item["language"]
+    )
+    return Verdict(
+        item["id"],
+        item["question"],
+        item["answerable"],
+        answer.refused,
+        correct,
+        cited,
+        language_ok,
+        answer.text,
+        answer.timings.get("first_token") or 0.0,
+        answer.timings.get("total") or 0.0,
+    )
+
+
+def summarise(verdicts: list[Verdict]) -> dict:
+    """Rates over answerable and unanswerable questions, and latency percentiles."""
+    answerable = [v for v in verdicts if v.answerable]
+    unanswerable = [v for v in verdicts if not v.answerable]
+
+    def rate(items, test) -> float:
+        return round(sum(1 for v in items if test(v)) / len(items), 3) if items else 0.0
+
+    return {
+        "questions": len(verdicts),
+        "answered_correctly": rate(answerable, lambda v: v.correct),
+        "correct_and_cited": rate(answerable, lambda v: v.correct and v.cited),
+        "refused_unanswerable": rate(unanswerable, lambda v: v.refused),
+        "wrongly_refused": rate(answerable, lambda v: v.refused),
+        "language_match": rate(verdicts, lambda v: v.language_ok),
+        "first_token_median": _percentile([v.first_token for v in verdicts], 50),
+        "first_token_p90": _percentile([v.first_token for v in verdicts], 90),
+        "total_median": _percentile([v.total for v in verdicts], 50),
+        "total_p90": _percentile([v.total for v in verdicts], 90),
+    }
+
+
+def _percentile(values: list[float], percent: int) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return round(values[0], 3)
+    return round(statistics.quantiles(values, n=100, method="inclusive")[percent - 1], 3)
+
+
+def verdicts_to_json(verdicts: list[Verdict]) -> list[dict]:
+    return [asdict(v) | {"passed": v.passed} for v in verdicts]

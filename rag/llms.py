@@ -1,0 +1,311 @@
+"""LLM backends behind one method, `stream(messages, schema)`, and a registry keyed by name."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.bundled import BUNDLED, ensure_gguf
+from rag.config import Settings
+from rag.errors import LLMError
+
+
+class LLM(ABC):
+    """A chat model. Backends implement `stream`; `schema`, when given, constrains the output."""
+
+    name: str = "llm"
+    kind: str = "llm"
+
+    @abstractmethod
+    def stream(
+        self,
+        messages: list[dict],
+        schema: dict | None = None,
+        temperature: float = 0.0,
+        max_tokens: int = 256,
+    ) -> Iterator[str]:
+        """Yield the reply as text pieces."""
+
+    def complete(self, messages: list[dict], schema: dict | None = None, **options) -> str:
+        return "".join(self.stream(messages, schema, **options))
+
+
+class ExtractiveLLM(LLM):
+    """No model at all: the answer pipeline quotes the best evidence sentences instead."""
+
+    name = "extractive"
+    kind = "extractive"
+
+    def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
+        raise LLMError("The extractive backend does not generate text.")
+
+
+class LlamaCppLLM(LLM):
+    """A local GGUF model run in-process by llama-cpp-python, with grammar-constrained output."""
+
+    kind = "llama.cpp"
+    _lock = threading.Lock()  # one llama.cpp context is not safe to use from two threads
+
+    def __init__(self, name: str, model_path: Path, threads: int = 0, context: int = 4096):
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise LLMError("GGUF models need `pip install llama-cpp-python`.") from exc
+        if not Path(model_path).is_file():
+            raise LLMError(f"GGUF file not found: {model_path}. Give an existing path.")
+        self.name = name
+        self.model_path = Path(model_path)
+        try:
+            self._llama = Llama(
+                model_path=str(model_path),
+                n_ctx=context,
+                n_threads=threads or os.cpu_count(),
+                n_batch=512,
+                verbose=False,
+            )
+        except ValueError as exc:
+            raise LLMError(f"llama.cpp could not load {model_path}: {exc}") from exc
+        self._grammars: dict[str, object] = {}
+
+    def _grammar(self, schema: dict):
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+        return self._grammars[key]
+
+    def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
+        grammar = self._grammar(schema) if schema else None
+        with self._lock:
+            try:
+                chunks = self._llama.create_chat_completion(
+                    messages=messages,
+                    grammar=grammar,
+                    stream=True,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                )
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            except (RuntimeError, ValueError) as exc:
+                raise LLMError(f"llama.cpp failed: {exc}") from exc
+
+
+class OpenAICompatibleLLM(LLM):
+    """Any OpenAI-compatible chat server: vLLM, llama.cpp's server, Ollama, LM Studio.
+
+    Structured output is negotiated: OpenAI's `json_schema` form first (vLLM, OpenAI), then the
+    `json_object` + `schema` form that llama.cpp's Python server accepts, then plain text.
+    """
+
+    kind = "openai"
+    FORMS = ("json_schema", "json_object", "none")
+
+    def __init__(self, name: str, base_url: str, model: str, timeout: float = 120.0):
+        self.name = name
+        self.base_url = base_url.rstrip("/")
+        self.model = model or "default"
+        self.timeout = timeout
+        self.api_key = os.environ.get("RAG_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        self._form: str | None = None  # the form the server accepted last time
+
+    def _response_format(self, form: str, schema: dict) -> dict | None:
+        if form == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+        if form == "json_object":
+            return {"type": "json_object", "schema": schema}
+        return None
+
+    def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
+        import httpx
+
+        forms = [self._form] if self._form else list(self.FORMS)
+        if not schema:
+            forms = ["none"]
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        last_error = ""
+        for form in forms:
+            body = {
+                "model": self.model,
+                "messages": messages,
+                "stream": True,
+                "temperature": temperature,
+                "max_tokens": max_tokens,
+            }
+            response_format = self._response_format(form, schema) if schema else None
+            if response_format:
+                body["response_format"] = response_format
+            try:
+                with httpx.stream(
+                    "POST",
+                    f"{self.base_url}/chat/completions",
+                    json=body,
+                    headers=headers,
+                    timeout=self.timeout,
+                ) as response:
+                    if response.status_code >= 400:
+                        last_error = f"HTTP {response.status_code}: {response.read()[:300]!r}"
+                        continue  # try the next structured-output form
+                    self._form = form
+                    yield from _server_sent_pieces(response.iter_lines())
+                    return
+            except httpx.HTTPError as exc:
+                raise LLMError(f"Cannot reach {self.base_url}: {exc}") from exc
+        raise LLMError(f"{self.base_url} refused the request ({last_error}).")
+
+
+def _server_sent_pieces(lines) -> Iterator[str]:
+    for line in lines:
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            payload = json.loads(data)
+            piece = payload["choices"][0].get("delta", {}).get("content")
+        except (ValueError, KeyError, IndexError):
+            continue
+        if piece:
+            yield piece
+
+
+# --- registry ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One entry of the registry: a fixed name, or a prefix that takes an argument."""
+
+    name: str
+    kind: str
+    description: str
+    factory: Callable[[str, Settings], LLM]
+    is_prefix: bool = False
+    available: Callable[[], bool] = lambda: True
+    path: Callable[[Settings], str | None] = lambda settings: None
+
+
+_REGISTRY: dict[str, Backend] = {}
+_LOADED: dict[str, LLM] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def register(backend: Backend) -> None:
+    _REGISTRY[backend.name] = backend
+
+
+def backends() -> list[Backend]:
+    return list(_REGISTRY.values())
+
+
+def get_llm(name: str, settings: Settings | None = None) -> LLM:
+    """The backend called `name`, loaded once per process."""
+    settings = settings or Settings()
+    with _LOAD_LOCK:
+        if name not in _LOADED:
+            _LOADED[name] = _lookup(name).factory(name, settings)
+        return _LOADED[name]
+
+
+def _lookup(name: str) -> Backend:
+    if name in _REGISTRY and not _REGISTRY[name].is_prefix:
+        return _REGISTRY[name]
+    prefix = name.split(":", 1)[0] + ":"
+    if ":" in name and prefix in _REGISTRY:
+        return _REGISTRY[prefix]
+    valid = ", ".join(b.name + ("…" if b.is_prefix else "") for b in _REGISTRY.values())
+    raise LLMError(f"Unknown LLM {name!r}. Valid names: {valid}.")
+
+
+def _bundled_factory(name: str, settings: Settings) -> LLM:
+    path = ensure_gguf(BUNDLED[name], settings.model_cache_dir())
+    return LlamaCppLLM(name, path, threads=settings.threads)
+
+
+def _gguf_factory(name: str, settings: Settings) -> LLM:
+    path = Path(name.split(":", 1)[1]).expanduser()
+    return LlamaCppLLM(name, path, threads=settings.threads)
+
+
+def _hf_factory(name: str, settings: Settings) -> LLM:
+    parts = name.split(":")
+    if len(parts) != 3:
+        raise LLMError(
+            f"{name!r}: write hf:REPO:FILE, e.g. hf:Qwen/Qwen2.5-3B-Instruct-GGUF:q4.gguf"
+        )
+    try:
+        from huggingface_hub import hf_hub_download
+
+        path = hf_hub_download(parts[1], parts[2], cache_dir=str(settings.model_cache_dir()))
+    except Exception as exc:  # the hub client raises many kinds; all mean "not downloadable"
+        raise LLMError(
+            f"Cannot download {parts[2]} from {parts[1]} ({type(exc).__name__}). This machine "
+            "may be offline: copy the GGUF file here and use gguf:/path/to/file.gguf instead."
+        ) from exc
+    return LlamaCppLLM(name, Path(path), threads=settings.threads)
+
+
+def _openai_factory(name: str, settings: Settings) -> LLM:
+    target = name.split(":", 1)[1]
+    url, _, model = target.partition("#")
+    if not url.startswith(("http://", "https://")):
+        raise LLMError(f"{name!r}: write openai:http://HOST:PORT/v1#MODEL")
+    return OpenAICompatibleLLM(name, url, model, timeout=settings.llm_timeout)
+
+
+for _model in BUNDLED.values():
+    register(
+        Backend(
+            name=_model.name,
+            kind="llama.cpp",
+            description=_model.description,
+            factory=_bundled_factory,
+            available=_model.is_installed,
+            path=lambda settings, m=_model: str(settings.model_cache_dir() / m.filename),
+        )
+    )
+register(
+    Backend(
+        "gguf:",
+        "llama.cpp",
+        "any local GGUF file: gguf:/path/to/model.gguf",
+        _gguf_factory,
+        is_prefix=True,
+    )
+)
+register(
+    Backend(
+        "hf:",
+        "llama.cpp",
+        "a GGUF from the Hugging Face hub (online only): hf:REPO:FILE",
+        _hf_factory,
+        is_prefix=True,
+    )
+)
+register(
+    Backend(
+        "openai:",
+        "openai",
+        "an OpenAI-compatible server (vLLM, llama.cpp server, "
+        "Ollama): openai:http://HOST:PORT/v1#MODEL",
+        _openai_factory,
+        is_prefix=True,
+    )
+)
+register(
+    Backend(
+        "extractive",
+        "extractive",
+        "no LLM: the best evidence sentences, cited",
+        lambda name, settings: ExtractiveLLM(),
+    )
+)

@@ -1,0 +1,219 @@
+"""Hybrid retrieval (dense + BM25, reciprocal rank fusion) and evidence selection."""
+
+from __future__ import annotations
+
+import bisect
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.chunking import Chunk
+from rag.embedders import Embedder
+from rag.store import Index, bm25_tokenize, check_embedder
+
+RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al.); 60 is the usual choice
+CANDIDATES = 40  # how deep each retriever looks before fusion
+CONTEXT_MIN_CHARS = 90  # an evidence sentence shorter than this gets its neighbour as context
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the scores behind it."""
+
+    rank: int
+    chunk: Chunk
+    score: float
+    dense_score: float | None
+    bm25_score: float | None
+
+    def to_dict(self) -> dict:
+        return {
+            "rank": self.rank,
+            "doc_id": self.chunk.doc_id,
+            "chunk_id": self.chunk.chunk_id,
+            "score": round(self.score, 6),
+            "text": self.chunk.text,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One numbered passage the LLM may cite: a best sentence with a little context."""
+
+    number: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    date: str | None
+    url: str | None
+    text: str
+    start: int
+    end: int
+    score: float  # cosine between the question and the best sentence of the passage
+    vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class Retrieval:
+    """What one question retrieved, with timings."""
+
+    question: str
+    hits: list[Hit]
+    evidence: list[Evidence]
+    seconds: float
+
+    @property
+    def best_score(self) -> float:
+        return max((e.score for e in self.evidence), default=0.0)
+
+
+class Retriever:
+    """Searches one loaded index with one embedder."""
+
+    def __init__(self, index: Index, embedder: Embedder, mode: str = "hybrid") -> None:
+        check_embedder(index, embedder.id)
+        if mode not in ("hybrid", "dense", "bm25"):
+            raise ValueError(f"mode must be hybrid, dense or bm25, not {mode!r}")
+        self.index = index
+        self.embedder = embedder
+        self.mode = mode
+        self._sentence_starts: dict[str, tuple[list[int], int]] = {}
+        for row, (doc_id, start, _end) in enumerate(index.sentences):
+            starts, first = self._sentence_starts.setdefault(doc_id, ([], row))
+            starts.append(start)
+
+    def search(
+        self, question: str, k: int = 5, query_vector: np.ndarray | None = None
+    ) -> list[Hit]:
+        """The top `k` chunks for `question`."""
+        if not self.index.chunks or not question.strip():
+            return []
+        depth = min(max(CANDIDATES, k), len(self.index.chunks))
+        dense: dict[int, tuple[int, float]] = {}
+        lexical: dict[int, tuple[int, float]] = {}
+        if self.mode in ("hybrid", "dense"):
+            if query_vector is None:
+                query_vector = self.embedder.embed_query(question)
+            scores, rows = self.index.faiss_index.search(query_vector[None, :], depth)
+            dense = {
+                int(r): (rank, float(s))
+                for rank, (r, s) in enumerate(zip(rows[0], scores[0]))
+                if r >= 0
+            }
+        if self.mode in ("hybrid", "bm25") and self.index.bm25 is not None:
+            tokens = bm25_tokenize([question], ids=False)
+            if tokens and tokens[0]:
+                rows, scores = self.index.bm25.retrieve(tokens, k=depth, show_progress=False)
+                ranked = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+                lexical = {r: (rank, s) for rank, (r, s) in enumerate(ranked)}
+        fused: dict[int, float] = {}
+        for ranking in (dense, lexical):
+            for row, (rank, _score) in ranking.items():
+                fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused, key=lambda row: -fused[row])[:k]
+        return [
+            Hit(
+                rank=i + 1,
+                chunk=self.index.chunks[row],
+                score=fused[row],
+                dense_score=dense.get(row, (None, None))[1],
+                bm25_score=lexical.get(row, (None, None))[1],
+            )
+            for i, row in enumerate(best)
+        ]
+
+    def retrieve(self, question: str, k: int, evidence: int) -> Retrieval:
+        """Search, then pick the `evidence` best sentences of the top `k` chunks."""
+        started = time.perf_counter()
+        query_vector = self.embedder.embed_query(question) if question.strip() else None
+        hits = self.search(question, k, query_vector=query_vector)
+        passages = self.select_evidence(question, query_vector, hits, evidence) if hits else []
+        return Retrieval(question, hits, passages, time.perf_counter() - started)
+
+    def select_evidence(
+        self, question: str, query_vector: np.ndarray, hits: list[Hit], count: int
+    ) -> list[Evidence]:
+        """Score every sentence of the hits against the question; keep the best, numbered."""
+        rows, owners = [], []
+        seen = set()
+        for hit in hits:
+            for row in self._sentence_rows(hit.chunk):
+                if row not in seen:
+                    seen.add(row)
+                    rows.append(row)
+                    owners.append(hit)
+        if not rows:
+            return []
+        cosine = np.asarray(self.index.sentence_vectors[rows]) @ query_vector
+        terms = _terms(question)
+        sentence_terms = bm25_tokenize([self._sentence_text(row) for row in rows], ids=False)
+        lexical = np.array(
+            [len(terms & set(words)) / len(terms) if terms else 0.0 for words in sentence_terms]
+        )
+        # Small boosts: shared stemmed words (names, numbers) and the chunk's fused rank.
+        rank_bonus = np.array([0.01 / hit.rank for hit in owners])
+        scores = cosine + 0.04 * lexical + rank_bonus
+        chosen: list[Evidence] = []
+        covered: list[tuple[str, int, int]] = []
+        for i in np.argsort(-scores):
+            row = rows[int(i)]
+            doc_id, start, end = self.index.sentences[row]
+            if any(d == doc_id and s <= start < e for d, s, e in covered):
+                continue
+            if not _is_sentence(self.index.documents[doc_id].text[start:end]):
+                continue  # a heading or a teaser line carries too little to cite
+            start, end = self._with_context(row, start, end)
+            covered.append((doc_id, start, end))
+            hit = owners[int(i)]
+            text = self.index.documents[doc_id].text[start:end]
+            chosen.append(
+                Evidence(
+                    number=len(chosen) + 1,
+                    doc_id=doc_id,
+                    chunk_id=hit.chunk.chunk_id,
+                    title=hit.chunk.title,
+                    date=hit.chunk.date,
+                    url=hit.chunk.url,
+                    text=text,
+                    start=start,
+                    end=end,
+                    score=float(cosine[int(i)]),
+                    vector=np.asarray(self.index.sentence_vectors[row]),
+                )
+            )
+            if len(chosen) == count:
+                break
+        return chosen
+
+    def _sentence_rows(self, chunk: Chunk) -> range:
+        starts, first = self._sentence_starts.get(chunk.doc_id, ([], 0))
+        low = bisect.bisect_left(starts, chunk.start)
+        high = bisect.bisect_left(starts, chunk.end)
+        return range(first + low, first + high)
+
+    def _sentence_text(self, row: int) -> str:
+        doc_id, start, end = self.index.sentences[row]
+        return self.index.documents[doc_id].text[start:end]
+
+    def _with_context(self, row: int, start: int, end: int) -> tuple[int, int]:
+        """Add the next sentence of the same paragraph when the sentence is short."""
+        if end - start >= CONTEXT_MIN_CHARS or row + 1 >= len(self.index.sentences):
+            return start, end
+        doc_id = self.index.sentences[row][0]
+        next_doc, next_start, next_end = self.index.sentences[row + 1]
+        text = self.index.documents[doc_id].text
+        if next_doc == doc_id and "\n" not in text[end:next_start]:
+            return start, next_end
+        return start, end
+
+
+def _is_sentence(text: str) -> bool:
+    return text.rstrip()[-1:] in ".!?…»\"”'’)" and len(text.split()) >= 5
+
+
+def _terms(text: str) -> set[str]:
+    tokens = bm25_tokenize([text], ids=False)
+    return set(tokens[0]) if tokens else set()

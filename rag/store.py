@@ -1,0 +1,426 @@
+"""The persisted index: FAISS vectors + BM25 + chunks + manifest, written atomically.
+
+Layout under the index folder:
+    CURRENT            name of the live generation (replaced atomically, last step of an ingest)
+    gen-*/             one complete index: manifest.json, chunks.jsonl, documents.jsonl,
+                       vectors.npy, faiss.index, bm25/
+An ingest writes a new generation in a temporary folder, renames it, then flips CURRENT, so a
+killed ingest leaves the previous generation live and untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.chunking import Chunk, chunk_document, split_sentences
+from rag.corpus import Document
+from rag.embedders import Embedder
+from rag.errors import IndexStoreError
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+FLAT_INDEX_LIMIT = (
+    200_000  # above this many chunks, an approximate HNSW index replaces exact search
+)
+HNSW_NEIGHBOURS = 32
+HNSW_EF_SEARCH = 96
+POINTER = "CURRENT"
+REQUIRED_FILES = (
+    "manifest.json",
+    "chunks.jsonl",
+    "documents.jsonl",
+    "sentences.jsonl",
+    "vectors.npy",
+    "sentence_vectors.npy",
+    "faiss.index",
+)
+
+
+@dataclass
+class Index:
+    """A loaded index: everything retrieval needs, in memory."""
+
+    directory: Path
+    manifest: dict
+    chunks: list[Chunk]
+    documents: dict[str, Document]
+    vectors: np.ndarray
+    faiss_index: object
+    bm25: object
+    sentences: list[tuple[str, int, int]]  # (doc_id, start, end), grouped by document
+    sentence_vectors: np.ndarray
+
+    @property
+    def embedder_id(self) -> str:
+        return self.manifest["embedder"]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, for the CLI and the UI."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    embedded_chunks: int = 0
+    total_chunks: int = 0
+    seconds: float = 0.0
+    generation: str = ""
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged; embedded {self.embedded_chunks} of "
+            f"{self.total_chunks} chunks in {self.seconds:.1f} s"
+        )
+
+
+def build_index(
+    documents: list[Document],
+    embedder: Embedder,
+    index_dir: str | Path,
+    chunk_size: int,
+    chunk_overlap: int,
+    rebuild: bool = False,
+    progress=None,
+) -> IngestReport:
+    """Write a new generation for `documents`, re-embedding only new or changed ones.
+
+    Chunks are the retrieval unit; every sentence is embedded too, so that evidence selection
+    at question time is a dot product instead of a model call.
+    """
+    started = time.perf_counter()
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    previous = None if rebuild else _reusable(index_dir, embedder.id, chunk_size, chunk_overlap)
+    old_hashes = previous.manifest["documents"] if previous else {}
+    report = IngestReport()
+    report.removed = sorted(set(old_hashes) - {doc.doc_id for doc in documents})
+
+    parts: dict[str, _DocumentPart] = {}
+    pending: list[_DocumentPart] = []
+    for doc in documents:
+        if old_hashes.get(doc.doc_id) == doc.content_hash:
+            report.unchanged.append(doc.doc_id)
+            parts[doc.doc_id] = _DocumentPart.reused(previous, doc.doc_id)
+            continue
+        (report.changed if doc.doc_id in old_hashes else report.added).append(doc.doc_id)
+        part = _DocumentPart.fresh(doc, chunk_size, chunk_overlap)
+        parts[doc.doc_id] = part
+        pending.append(part)
+
+    texts = [text for part in pending for text in part.texts()]
+    vectors = embedder.embed_documents(texts, progress=progress)
+    offset = 0
+    for part in pending:
+        offset = part.take_vectors(vectors, offset)
+    report.embedded_chunks = sum(len(part.chunks) for part in pending)
+
+    ordered = [parts[doc.doc_id] for doc in documents]
+    chunks = [c for part in ordered for c in part.chunks]
+    report.total_chunks = len(chunks)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "embedder": embedder.id,
+        "dimension": embedder.dimension,
+        "chunk_size": chunk_size,
+        "chunk_overlap": chunk_overlap,
+        "faiss": _faiss_kind(len(chunks)),
+        "documents": {doc.doc_id: doc.content_hash for doc in documents},
+        "chunks": len(chunks),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    report.generation = _write_generation(
+        index_dir,
+        manifest,
+        chunks,
+        documents,
+        _stack([p.chunk_vectors for p in ordered], embedder.dimension),
+        [s for part in ordered for s in part.sentences],
+        _stack([p.sentence_vectors for p in ordered], embedder.dimension),
+    )
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class _DocumentPart:
+    """One document's chunks and sentences with their vectors, new or reused."""
+
+    chunks: list[Chunk]
+    sentences: list[tuple[str, int, int]]  # (doc_id, start, end)
+    chunk_vectors: np.ndarray | None = None
+    sentence_vectors: np.ndarray | None = None
+    document: Document | None = None
+
+    @classmethod
+    def reused(cls, index: Index, doc_id: str) -> _DocumentPart:
+        chunk_rows = [i for i, c in enumerate(index.chunks) if c.doc_id == doc_id]
+        sentence_rows = [i for i, s in enumerate(index.sentences) if s[0] == doc_id]
+        return cls(
+            chunks=[index.chunks[i] for i in chunk_rows],
+            sentences=[index.sentences[i] for i in sentence_rows],
+            chunk_vectors=np.asarray(index.vectors[chunk_rows]),
+            sentence_vectors=np.asarray(index.sentence_vectors[sentence_rows]),
+        )
+
+    @classmethod
+    def fresh(cls, doc: Document, chunk_size: int, chunk_overlap: int) -> _DocumentPart:
+        spans = split_sentences(doc.text)
+        return cls(
+            chunks=chunk_document(doc, chunk_size, chunk_overlap),
+            sentences=[(doc.doc_id, start, end) for start, end in spans],
+            document=doc,
+        )
+
+    def texts(self) -> list[str]:
+        sentences = [self.document.text[start:end] for _, start, end in self.sentences]
+        return [c.text for c in self.chunks] + sentences
+
+    def take_vectors(self, vectors: np.ndarray, offset: int) -> int:
+        middle = offset + len(self.chunks)
+        end = middle + len(self.sentences)
+        self.chunk_vectors = vectors[offset:middle]
+        self.sentence_vectors = vectors[middle:end]
+        return end
+
+
+def _stack(parts: list[np.ndarray], dimension: int) -> np.ndarray:
+    parts = [p for p in parts if p is not None and len(p)]
+    if not parts:
+        return np.zeros((0, dimension), dtype=np.float32)
+    return np.ascontiguousarray(np.vstack(parts), dtype=np.float32)
+
+
+def load_index(index_dir: str | Path) -> Index:
+    """Load the live generation, checking it is complete and self-consistent."""
+    import faiss
+
+    index_dir = Path(index_dir)
+    pointer = index_dir / POINTER
+    if not pointer.is_file():
+        raise IndexStoreError(f"No index in {index_dir}/: run `rag ingest` to build it.")
+    directory = index_dir / pointer.read_text(encoding="utf-8").strip()
+    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    if missing or not (directory / "bm25").is_dir():
+        raise IndexStoreError(
+            f"Index in {directory} is incomplete (missing {missing or ['bm25/']}): "
+            "run `rag ingest --rebuild`."
+        )
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("format_version") != FORMAT_VERSION:
+            raise IndexStoreError(
+                f"Index in {directory} has format {manifest.get('format_version')}, this version "
+                f"reads {FORMAT_VERSION}: run `rag ingest --rebuild`."
+            )
+        for name, size in manifest.get("sizes", {}).items():
+            if (directory / name).stat().st_size != size:
+                raise IndexStoreError(
+                    f"Index file {directory / name} is truncated or altered: "
+                    "run `rag ingest --rebuild`."
+                )
+        chunks = [Chunk(**json.loads(line)) for line in _lines(directory / "chunks.jsonl")]
+        documents = {}
+        for line in _lines(directory / "documents.jsonl"):
+            doc = Document(**json.loads(line))
+            documents[doc.doc_id] = doc
+        vectors = np.load(directory / "vectors.npy", mmap_mode="r")
+        sentences = [tuple(json.loads(line)) for line in _lines(directory / "sentences.jsonl")]
+        sentence_vectors = np.load(directory / "sentence_vectors.npy", mmap_mode="r")
+        faiss_index = faiss.read_index(str(directory / "faiss.index"))
+        bm25 = _load_bm25(directory / "bm25", len(chunks))
+    except IndexStoreError:
+        raise
+    except Exception as exc:  # any parse error means a damaged index, whatever raised it
+        raise IndexStoreError(
+            f"Index in {directory} is damaged ({type(exc).__name__}: {exc}): "
+            "run `rag ingest --rebuild`."
+        ) from exc
+    counts = {len(chunks), vectors.shape[0], faiss_index.ntotal, manifest["chunks"]}
+    if len(counts) != 1 or len(sentences) != sentence_vectors.shape[0]:
+        raise IndexStoreError(
+            f"Index in {directory} is inconsistent (chunk counts {sorted(counts)}): "
+            "run `rag ingest --rebuild`."
+        )
+    return Index(
+        directory,
+        manifest,
+        chunks,
+        documents,
+        vectors,
+        faiss_index,
+        bm25,
+        sentences,
+        sentence_vectors,
+    )
+
+
+def check_embedder(index: Index, embedder_id: str) -> None:
+    """Refuse to query an index with another embedder than the one that built it."""
+    if index.embedder_id != embedder_id:
+        raise IndexStoreError(
+            f"The index was built with {index.embedder_id}, asked for {embedder_id}: "
+            f"run `rag ingest --rebuild` (or use --embedder {index.embedder_id})."
+        )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _reusable(index_dir: Path, embedder_id: str, chunk_size: int, chunk_overlap: int):
+    """The live generation when its chunks and vectors can be reused, else None."""
+    try:
+        index = load_index(index_dir)
+    except IndexStoreError as exc:
+        if (index_dir / POINTER).exists():
+            log.warning("%s Building a fresh index.", exc)
+        return None
+    manifest = index.manifest
+    same = (
+        manifest["embedder"] == embedder_id
+        and manifest["chunk_size"] == chunk_size
+        and manifest["chunk_overlap"] == chunk_overlap
+    )
+    if not same:
+        log.warning("Index settings changed (embedder or chunking): re-embedding everything.")
+    return index if same else None
+
+
+def _faiss_kind(count: int) -> str:
+    return "flat-ip" if count <= FLAT_INDEX_LIMIT else f"hnsw{HNSW_NEIGHBOURS}-ip"
+
+
+def make_faiss_index(vectors: np.ndarray):
+    """Exact inner product when small, HNSW when large (vectors are normalised: IP = cosine)."""
+    import faiss
+
+    dimension = vectors.shape[1]
+    if _faiss_kind(len(vectors)) == "flat-ip":
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    if len(vectors):
+        index.add(vectors)
+    return index
+
+
+def bm25_tokenize(texts: list[str], ids: bool = True):
+    """French stemming, French and English stop words: the same for chunks and questions."""
+    import bm25s
+    import Stemmer
+    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
+
+    return bm25s.tokenize(
+        texts,
+        stopwords=list(STOPWORDS_FRENCH) + list(STOPWORDS_EN),
+        stemmer=_stemmer(Stemmer),
+        return_ids=ids,
+        show_progress=False,
+    )
+
+
+_STEMMERS: dict = {}
+
+
+def _stemmer(module):
+    if "fr" not in _STEMMERS:
+        _STEMMERS["fr"] = module.Stemmer("french")
+    return _STEMMERS["fr"]
+
+
+def _write_bm25(directory: Path, chunks: list[Chunk]) -> None:
+    import bm25s
+
+    retriever = bm25s.BM25()
+    if chunks:
+        retriever.index(bm25_tokenize([c.text for c in chunks]), show_progress=False)
+        retriever.save(str(directory))
+    else:
+        directory.mkdir()
+
+
+def _load_bm25(directory: Path, count: int):
+    import bm25s
+
+    if count == 0:
+        return None
+    return bm25s.BM25.load(str(directory))
+
+
+def _write_generation(
+    index_dir, manifest, chunks, documents, vectors, sentences, sentence_vectors
+) -> str:
+    temporary = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
+    temporary.mkdir()
+    try:
+        import faiss
+
+        _write_lines(temporary / "chunks.jsonl", (c.to_dict() for c in chunks))
+        _write_lines(temporary / "documents.jsonl", (asdict(d) for d in documents))
+        _write_lines(temporary / "sentences.jsonl", (list(s) for s in sentences))
+        np.save(temporary / "vectors.npy", vectors)
+        np.save(temporary / "sentence_vectors.npy", sentence_vectors)
+        faiss.write_index(make_faiss_index(vectors), str(temporary / "faiss.index"))
+        _write_bm25(temporary / "bm25", chunks)
+        manifest["sizes"] = {
+            name: (temporary / name).stat().st_size
+            for name in REQUIRED_FILES
+            if name != "manifest.json"
+        }
+        (temporary / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")
+        name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        os.replace(temporary, index_dir / name)
+        _set_pointer(index_dir, name)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    _collect_garbage(index_dir, keep=name)
+    return name
+
+
+def _set_pointer(index_dir: Path, name: str) -> None:
+    temporary = index_dir / f".{POINTER}.{uuid.uuid4().hex[:6]}"
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(name)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, index_dir / POINTER)
+
+
+def _collect_garbage(index_dir: Path, keep: str) -> None:
+    """Drop older generations and leftovers of killed ingests."""
+    for path in index_dir.iterdir():
+        stale = path.name.startswith("gen-") and path.name != keep
+        leftover = path.name.startswith((".tmp-", f".{POINTER}."))
+        if stale or leftover:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def _write_lines(path: Path, records) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _lines(path: Path):
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                yield line

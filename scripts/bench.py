@@ -1,0 +1,127 @@
+"""Benchmark: ingest, retrieval and answer latency and quality on the seeds (not a test).
+
+    .venv/bin/python scripts/bench.py [--llm qwen2.5-coder-1.5b --llm extractive]
+
+Prints a Markdown table for the README and writes the raw figures to bench-results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.answer import AnswerPipeline  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.embedders import get_embedder  # noqa: E402
+from rag.engine import ingest  # noqa: E402
+from rag.evaluation import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
+from rag.llms import get_llm  # noqa: E402
+from rag.retrieval import Retriever  # noqa: E402
+from rag.store import load_index  # noqa: E402
+
+
+def percentile(values, percent):
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--llm", action="append", help="backends to measure (repeatable)")
+    parser.add_argument("--questions", default=str(ROOT / "tests/data/questions.jsonl"))
+    parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    args = parser.parse_args()
+    llms = args.llm or ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "extractive"]
+    questions = load_questions(args.questions)
+    work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
+    settings = Settings(index_dir=str(work / "index"), corpus_dir=str(ROOT / "seeds"))
+    results: dict = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "embedder": settings.embedder,
+    }
+    try:
+        embedder = get_embedder(settings.embedder)
+        report, loaded = ingest(settings, embedder=embedder)
+        again, _ = ingest(settings, embedder=embedder)
+        results["ingest"] = {
+            "documents": len(loaded.documents),
+            "chunks": report.total_chunks,
+            "cold_seconds": round(report.seconds, 2),
+            "unchanged_seconds": round(again.seconds, 2),
+            "unchanged_embedded": again.embedded_chunks,
+        }
+        retriever = Retriever(load_index(settings.index_dir), embedder)
+        retriever.retrieve("warm-up", settings.top_k, settings.evidence)
+        timings = []
+        for item in questions:
+            started = time.perf_counter()
+            retriever.search(item["question"], settings.top_k)
+            timings.append(time.perf_counter() - started)
+        results["retrieval_ms"] = {
+            "median": round(1000 * statistics.median(timings), 1),
+            "p90": round(1000 * percentile(timings, 90), 1),
+        }
+        results["answers"] = {}
+        for name in llms:
+            llm = get_llm(name, settings)
+            pipeline = AnswerPipeline(retriever, llm, settings)
+            pipeline.ask("Qui a dévoilé le plan ?")  # warm: model loaded, prompt prefix cached
+            verdicts = [judge(item, pipeline.ask(item["question"])) for item in questions]
+            results["answers"][name] = {
+                "summary": summarise(verdicts),
+                "verdicts": verdicts_to_json(verdicts),
+            }
+            print(f"{name}: {summarise(verdicts)}", file=sys.stderr)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    (out / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(
+        json.dumps(results, indent=1, ensure_ascii=False), "utf-8"
+    )
+    print(markdown(results))
+    return 0
+
+
+def markdown(results: dict) -> str:
+    ingest_ = results["ingest"]
+    lines = [
+        f"Measured {results['date']} on {results['machine']}; embedder {results['embedder']}.",
+        "",
+        f"- Ingest of the {ingest_['documents']} seeds ({ingest_['chunks']} chunks): "
+        f"{ingest_['cold_seconds']} s cold; re-ingest unchanged: {ingest_['unchanged_seconds']} s, "
+        f"{ingest_['unchanged_embedded']} chunks embedded.",
+        f"- Retrieval (hybrid search, warm): median {results['retrieval_ms']['median']} ms, "
+        f"p90 {results['retrieval_ms']['p90']} ms.",
+        "",
+        "| backend | correct + cited | refused (unanswerable) | wrongly refused | language "
+        "| first token median / p90 | full answer median / p90 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, data in results["answers"].items():
+        s = data["summary"]
+        lines.append(
+            f"| {name} | {s['correct_and_cited']:.0%} | {s['refused_unanswerable']:.0%} | "
+            f"{s['wrongly_refused']:.0%} | {s['language_match']:.0%} | "
+            f"{s['first_token_median']:.2f} s / {s['first_token_p90']:.2f} s | "
+            f"{s['total_median']:.2f} s / {s['total_p90']:.2f} s |"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

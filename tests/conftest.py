@@ -1,0 +1,87 @@
+"""Shared fixtures and test doubles (passed in explicitly, never switched on by detection)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.embedders import Embedder
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
+
+
+class HashingEmbedder(Embedder):
+    """Bag of hashed words: texts sharing words get close vectors, others do not."""
+
+    id = "test:hashing"
+    dimension = 256
+
+    def __init__(self):
+        self.calls: list[int] = []  # batch sizes, to count what was embedded
+
+    def embed_batch(self, texts, is_query):
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w{3,}", text.lower()):
+                bucket = int(hashlib.md5(word[:6].encode()).hexdigest(), 16) % self.dimension
+                out[row, bucket] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        return out
+
+    @property
+    def embedded(self) -> int:
+        return sum(self.calls)
+
+
+class ScriptedLLM:
+    """Replies with a function of the prompt it got, and records every prompt."""
+
+    kind = "test"
+
+    def __init__(self, reply, name="scripted"):
+        self.reply = reply
+        self.name = name
+        self.prompts: list[list[dict]] = []
+        self.schemas: list[dict | None] = []
+
+    def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
+        self.prompts.append(messages)
+        self.schemas.append(schema)
+        text = self.reply(messages) if callable(self.reply) else self.reply
+        for start in range(0, len(text), 7):
+            yield text[start : start + 7]
+
+
+def json_reply(sentences, answerable=True) -> str:
+    return json.dumps({"answerable": answerable, "sentences": sentences}, ensure_ascii=False)
+
+
+@pytest.fixture
+def seed_copy(tmp_path) -> Path:
+    folder = tmp_path / "corpus"
+    shutil.copytree(SEEDS, folder)
+    return folder
+
+
+@pytest.fixture
+def hashing_embedder():
+    return HashingEmbedder()
+
+
+@pytest.fixture(scope="session")
+def questions() -> list[dict]:
+    return [
+        json.loads(line)
+        for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]

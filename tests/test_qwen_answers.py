@@ -1,0 +1,54 @@
+"""End to end with the real bundled Qwen: the seed question set, scored (slow)."""
+
+import json
+
+import pytest
+
+from rag.config import Settings
+from rag.embedders import get_embedder
+from rag.engine import make_pipeline
+from rag.evaluation import judge, summarise, verdicts_to_json
+from tests.conftest import ROOT, SEEDS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    settings = Settings(
+        index_dir=str(tmp_path_factory.mktemp("qwen") / "index"), corpus_dir=str(SEEDS)
+    )
+    return make_pipeline(settings, embedder=get_embedder(settings.embedder))
+
+
+def test_seed_questions_with_the_default_model(pipeline, questions):
+    assert len(questions) >= 30
+    verdicts = [judge(item, pipeline.ask(item["question"])) for item in questions]
+    summary = summarise(verdicts)
+    report = ROOT / "build" / "qwen-answers.json"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(
+        json.dumps(
+            {"summary": summary, "verdicts": verdicts_to_json(verdicts)},
+            indent=1,
+            ensure_ascii=False,
+        ),
+        "utf-8",
+    )
+    failures = [f"{v.id}: {v.question} -> {v.answer}" for v in verdicts if not v.passed]
+    print("\n".join(failures))
+    assert summary["correct_and_cited"] >= 0.9, failures
+    assert summary["refused_unanswerable"] >= 0.9, failures
+    assert summary["language_match"] >= 0.9, failures
+
+
+def test_answer_record_is_consistent(pipeline):
+    answer = pipeline.ask("Avec quel pays africain la Chine s'est-elle associée ?")
+    assert not answer.refused
+    documents = pipeline.retriever.index.documents
+    for source in answer.sources:
+        assert documents[source.doc_id].text[source.start : source.end] == source.text
+    cited = {n for s in answer.sentences for n in s.sources}
+    assert cited == {s.n for s in answer.sources}
+    assert answer.model == "qwen2.5-coder-1.5b"
+    assert 0 < answer.timings["first_token"] <= answer.timings["total"]
