@@ -14,7 +14,7 @@ from rag.errors import LLMError
 from rag.language import detect_language
 from rag.llms import LLM
 from rag.retrieval import Evidence, Retriever
-from rag.verify import supporting_sources
+from rag.verify import answers_kind, supporting_sources, with_answer
 
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
@@ -176,14 +176,20 @@ class _Builder:
         try:
             reply = json.loads(raw)
             proposed = [
-                Sentence(str(s["text"]).strip(), [int(n) for n in s.get("sources", [])])
+                Sentence(
+                    with_answer(str(s["text"]).strip(), str(s.get("answer", "")).strip()),
+                    [int(n) for n in s.get("sources", [])],
+                )
                 for s in reply.get("sentences", [])
                 if str(s.get("text", "")).strip()
             ]
-            answerable = bool(reply.get("answerable", bool(proposed)))
+            answerable = bool(reply.get("answerable", True))
         except (ValueError, TypeError, AttributeError, KeyError):
             proposed, answerable = _parse_loose(raw)
         if not answerable or not proposed:
+            return self.refusal()
+        proposed = [s for s in proposed if answers_kind(self.question, s.text)]
+        if not proposed:
             return self.refusal()
         vectors = embedder.embed_batch([s.text for s in proposed], is_query=False)
         verified = []
@@ -240,13 +246,19 @@ def _cite(text: str, numbers: list[int]) -> str:
     return f"{match.group(1)} {marks}{match.group(2) or '.'}"
 
 
-_DRAFT_TEXT = re.compile(r'"text"\s*:\s*"((?:[^"\\]|\\.)*)')
+_DRAFT_FIELD = r'"{}"\s*:\s*"((?:[^"\\]|\\.)*)'
+_DRAFT_TEXT = re.compile(_DRAFT_FIELD.format("text"))
+_DRAFT_ANSWER = re.compile(_DRAFT_FIELD.format("answer"))
 
 
 def _draft_text(raw: str) -> str:
-    """The sentence texts of a partial JSON reply, for streaming before the reply is complete."""
+    """What a partial JSON reply says so far, for streaming before it is complete.
+
+    The short "answer" comes first in the reply, so it is shown until the sentence starts.
+    """
     pieces = []
-    for match in _DRAFT_TEXT.finditer(raw):
+    matches = list(_DRAFT_TEXT.finditer(raw)) or list(_DRAFT_ANSWER.finditer(raw))
+    for match in matches:
         try:
             pieces.append(json.loads('"' + match.group(1).rstrip("\\") + '"'))
         except ValueError:

@@ -45,6 +45,9 @@ class ExtractiveLLM(LLM):
         raise LLMError("The extractive backend does not generate text.")
 
 
+PROMPT_CACHE_BYTES = 1 << 30
+
+
 class LlamaCppLLM(LLM):
     """A local GGUF model run in-process by llama-cpp-python, with grammar-constrained output."""
 
@@ -53,7 +56,7 @@ class LlamaCppLLM(LLM):
 
     def __init__(self, name: str, model_path: Path, threads: int = 0, context: int = 4096):
         try:
-            from llama_cpp import Llama
+            from llama_cpp import Llama, LlamaRAMCache
         except ImportError as exc:
             raise LLMError("GGUF models need `pip install llama-cpp-python`.") from exc
         if not Path(model_path).is_file():
@@ -70,6 +73,9 @@ class LlamaCppLLM(LLM):
             )
         except ValueError as exc:
             raise LLMError(f"llama.cpp could not load {model_path}: {exc}") from exc
+        # Keeps the evaluated prompt prefix of each language's prompt set, so switching between
+        # French and English questions does not re-evaluate the instructions.
+        self._llama.set_cache(LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
         self._grammars: dict[str, object] = {}
 
     def _grammar(self, schema: dict):

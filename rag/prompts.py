@@ -2,44 +2,75 @@
 
 from __future__ import annotations
 
-# The system prompt and the worked example never change between questions, so llama.cpp
-# reuses their KV cache and only the evidence and the question are evaluated per answer.
-SYSTEM_PROMPT = """You answer questions about news articles using ONLY the numbered sources given.
+# One prompt set per answer language: a small model follows the language of its instructions
+# far more reliably than a "write in French" line. Each set never changes between questions, so
+# llama.cpp reuses its KV cache and only the evidence and the question are evaluated per answer.
+SYSTEM_PROMPTS = {
+    "en": """You answer questions about news articles using ONLY the numbered sources.
 Rules:
-- Use only facts written in the sources. Never use your own knowledge.
-- Each sentence cites the numbers of the sources that state it.
-- Answer the question directly in one or two short sentences.
+- Use only facts written in the sources, never your own knowledge.
+- First give "answer": the exact words of a source that answer the question (a name, a date, a
+  place, a short phrase); then "text": one short English sentence that states it.
+- Cite in "sources" the numbers of the sources that state it.
 - If no source answers the question, reply {"answerable": false, "sentences": []}.
-- Write the answer in the language requested.
-Reply with JSON only: {"answerable": true, "sentences": [{"text": "...", "sources": [n]}]}"""
+Reply with JSON only:
+{"answerable": true, "sentences": [{"answer": "...", "sources": [n], "text": "..."}]}""",
+    "fr": """Tu réponds aux questions sur des articles de presse en utilisant UNIQUEMENT les \
+sources numérotées.
+Règles :
+- Utilise seulement les faits écrits dans les sources, jamais tes propres connaissances.
+- Donne d'abord "answer" : les mots exacts d'une source qui répondent à la question (un nom, une
+  date, un lieu, une courte expression) ; puis "text" : une courte phrase en français qui l'énonce.
+- Cite dans "sources" les numéros des sources qui l'énoncent.
+- Si aucune source ne répond à la question, réponds {"answerable": false, "sentences": []}.
+Réponds uniquement en JSON :
+{"answerable": true, "sentences": [{"answer": "...", "sources": [n], "text": "..."}]}""",
+}
 
-EXAMPLE_USER = """Sources:
+EXAMPLES = {
+    "en": [
+        (
+            """Sources:
+[1] Les syndicats ont salué cette décision, tout en réclamant plus de personnel.
+[2] Le ministre de la Santé a annoncé mardi l'ouverture de 12 nouveaux hôpitaux en Bretagne.
+
+Question: How many new hospitals were announced, and where?""",
+            '{"answerable": true, "sentences": [{"answer": "12 nouveaux hôpitaux en Bretagne", '
+            '"sources": [2], "text": "The health minister announced 12 new hospitals in '
+            'Brittany."}]}',
+        ),
+        (
+            """Sources:
 [1] Le ministre de la Santé a annoncé mardi l'ouverture de 12 nouveaux hôpitaux en Bretagne.
-[2] Les syndicats ont salué cette décision, tout en réclamant plus de personnel.
 
-Question: How many new hospitals were announced, and where?
-Answer in English."""
+Question: What is the army's budget?""",
+            '{"answerable": false, "sentences": []}',
+        ),
+    ],
+    "fr": [
+        (
+            """Sources :
+[1] Le ministre de la Santé a annoncé mardi l'ouverture de 12 nouveaux hôpitaux en Bretagne.
+[2] Les travaux commenceront en mars à Rennes, selon la préfecture.
 
-EXAMPLE_ANSWER = (
-    '{"answerable": true, "sentences": [{"text": "The health minister announced 12 new '
-    'hospitals in Brittany.", "sources": [1]}]}'
-)
-
-EXAMPLE_REFUSAL_USER = """Sources:
+Question : Dans quelle ville les travaux commenceront-ils ?""",
+            '{"answerable": true, "sentences": [{"answer": "Rennes", "sources": [2], '
+            '"text": "Les travaux commenceront à Rennes."}]}',
+        ),
+        (
+            """Sources :
 [1] Le ministre de la Santé a annoncé mardi l'ouverture de 12 nouveaux hôpitaux en Bretagne.
 
-Question: Quel est le budget de l'armée ?
-Réponds en français."""
+Question : Quel est le budget de l'armée ?""",
+            '{"answerable": false, "sentences": []}',
+        ),
+    ],
+}
 
-EXAMPLE_REFUSAL = '{"answerable": false, "sentences": []}'
-
-USER_TEMPLATE = """Sources:
-{sources}
-
-Question: {question}
-{language_instruction}"""
-
-LANGUAGE_INSTRUCTIONS = {"en": "Answer in English.", "fr": "Réponds en français."}
+USER_TEMPLATES = {
+    "en": "Sources:\n{sources}\n\nQuestion: {question}",
+    "fr": "Sources :\n{sources}\n\nQuestion : {question}",
+}
 
 REFUSALS = {
     "fr": "Les articles ne permettent pas de répondre à cette question.",
@@ -75,6 +106,7 @@ def answer_schema(source_count: int) -> dict:
                 "items": {
                     "type": "object",
                     "properties": {
+                        "answer": {"type": "string"},
                         "text": {"type": "string"},
                         "sources": {
                             "type": "array",
@@ -83,7 +115,7 @@ def answer_schema(source_count: int) -> dict:
                             "maxItems": MAX_SOURCES_PER_SENTENCE,
                         },
                     },
-                    "required": ["text", "sources"],
+                    "required": ["answer", "sources", "text"],
                 },
             },
         },
@@ -97,23 +129,13 @@ def format_sources(evidence) -> str:
 
 def build_messages(question: str, evidence, language: str) -> list[dict]:
     """Chat messages for one question: the fixed prefix, then the evidence and the question."""
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": EXAMPLE_USER},
-        {"role": "assistant", "content": EXAMPLE_ANSWER},
-        {"role": "user", "content": EXAMPLE_REFUSAL_USER},
-        {"role": "assistant", "content": EXAMPLE_REFUSAL},
-    ]
-    messages.append(
-        {
-            "role": "user",
-            "content": USER_TEMPLATE.format(
-                sources=format_sources(evidence),
-                question=question.strip(),
-                language_instruction=LANGUAGE_INSTRUCTIONS.get(
-                    language, LANGUAGE_INSTRUCTIONS["en"]
-                ),
-            ),
-        }
+    language = language if language in SYSTEM_PROMPTS else "en"
+    messages = [{"role": "system", "content": SYSTEM_PROMPTS[language]}]
+    for user, assistant in EXAMPLES[language]:
+        messages.append({"role": "user", "content": user})
+        messages.append({"role": "assistant", "content": assistant})
+    content = USER_TEMPLATES[language].format(
+        sources=format_sources(evidence), question=question.strip()
     )
+    messages.append({"role": "user", "content": content})
     return messages

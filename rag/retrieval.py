@@ -84,6 +84,10 @@ class Retriever:
         for row, (doc_id, start, _end) in enumerate(index.sentences):
             starts, first = self._sentence_starts.setdefault(doc_id, ([], row))
             starts.append(start)
+        self._chunk_starts: dict[str, tuple[list[int], int]] = {}
+        for row, chunk in enumerate(index.chunks):
+            starts, first = self._chunk_starts.setdefault(chunk.doc_id, ([], row))
+            starts.append(chunk.start)
 
     def search(
         self, question: str, k: int = 5, query_vector: np.ndarray | None = None
@@ -93,6 +97,7 @@ class Retriever:
             return []
         depth = min(max(CANDIDATES, k), len(self.index.chunks))
         dense: dict[int, tuple[int, float]] = {}
+        sentences: dict[int, tuple[int, float]] = {}
         lexical: dict[int, tuple[int, float]] = {}
         if self.mode in ("hybrid", "dense"):
             if query_vector is None:
@@ -110,7 +115,7 @@ class Retriever:
                 ranked = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
                 lexical = {r: (rank, s) for rank, (r, s) in enumerate(ranked)}
         fused: dict[int, float] = {}
-        for ranking in (dense, lexical):
+        for ranking in (dense, sentences, lexical):
             for row, (rank, _score) in ranking.items():
                 fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused, key=lambda row: -fused[row])[:k]
@@ -124,6 +129,31 @@ class Retriever:
             )
             for i, row in enumerate(best)
         ]
+
+    def _sentence_ranking(self, query_vector: np.ndarray, depth: int) -> dict:
+        """Chunks ranked by their single best sentence: finds a fact buried in a long chunk.
+
+        A dot product over all sentence vectors; fine to about a million sentences, past which
+        it wants a FAISS index of its own.
+        """
+        if not len(self.index.sentences):
+            return {}
+        scores = np.asarray(self.index.sentence_vectors) @ query_vector
+        top = np.argsort(-scores)[: depth * 2]
+        ranking: dict[int, tuple[int, float]] = {}
+        for row in top:
+            chunk_row = self._chunk_of_sentence(int(row))
+            if chunk_row is not None and chunk_row not in ranking:
+                ranking[chunk_row] = (len(ranking), float(scores[row]))
+            if len(ranking) == depth:
+                break
+        return ranking
+
+    def _chunk_of_sentence(self, row: int) -> int | None:
+        doc_id, start, _end = self.index.sentences[row]
+        starts, first = self._chunk_starts.get(doc_id, ([], 0))
+        position = bisect.bisect_right(starts, start) - 1
+        return first + position if position >= 0 else None
 
     def retrieve(self, question: str, k: int, evidence: int) -> Retrieval:
         """Search, then pick the `evidence` best sentences of the top `k` chunks."""
