@@ -14,7 +14,7 @@ from rag.errors import LLMError
 from rag.language import detect_language
 from rag.llms import LLM
 from rag.retrieval import Evidence, Retriever
-from rag.verify import answers_kind, supporting_sources, with_answer
+from rag.verify import answers_kind, common_keys, supporting_sources, with_answer
 
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
@@ -106,7 +106,9 @@ class AnswerPipeline:
                 answer.timings["first_token"] = answer.timings["total"]
             return answer
 
-        record = _Builder(question, language, llm.name, timings, retrieval.evidence)
+        record = _Builder(
+            question, language, llm.name, timings, retrieval.evidence, self._common_words()
+        )
         if not retrieval.evidence or retrieval.best_score < settings.min_relevance:
             yield finish(record.refusal())
             return
@@ -131,6 +133,14 @@ class AnswerPipeline:
             return
         yield finish(record.from_model(raw, self.retriever.embedder))
 
+    def _common_words(self) -> frozenset[str]:
+        """Words in most articles, computed once per index (see `verify.answers_kind`)."""
+        index = self.retriever.index
+        if getattr(self, "_common_for", None) is not index:
+            self._common = common_keys([d.text for d in index.documents.values()])
+            self._common_for = index
+        return self._common
+
     def _language(self, question: str, requested: str) -> str:
         if requested in ("fr", "en"):
             return requested
@@ -144,7 +154,8 @@ class AnswerPipeline:
 class _Builder:
     """Turns evidence plus a model reply into an `Answer` whose citations are renumbered."""
 
-    def __init__(self, question, language, model, timings, evidence: list[Evidence]):
+    def __init__(self, question, language, model, timings, evidence: list[Evidence], common):
+        self.common = common
         self.question = question
         self.language = language
         self.model = model
@@ -188,14 +199,17 @@ class _Builder:
             proposed, answerable = _parse_loose(raw)
         if not answerable or not proposed:
             return self.refusal()
-        proposed = [s for s in proposed if answers_kind(self.question, s.text)]
-        if not proposed:
-            return self.refusal()
         vectors = embedder.embed_batch([s.text for s in proposed], is_query=False)
+        by_number = {e.number: e for e in self.evidence}
         verified = []
         for sentence, vector in zip(proposed, vectors):
             sources = supporting_sources(sentence.text, vector, sentence.sources, self.evidence)
-            if sources:
+            # The article's title and URL count: "according to the Reddit article" names it.
+            cited = " ".join(
+                f"{by_number[n].text} {by_number[n].title} {by_number[n].url or ''}"
+                for n in sources
+            )
+            if sources and answers_kind(self.question, sentence.text, cited, self.common):
                 verified.append(Sentence(sentence.text, sources))
         if not verified:
             return self.refusal()

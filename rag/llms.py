@@ -54,7 +54,7 @@ class LlamaCppLLM(LLM):
     kind = "llama.cpp"
     _lock = threading.Lock()  # one llama.cpp context is not safe to use from two threads
 
-    def __init__(self, name: str, model_path: Path, threads: int = 0, context: int = 4096):
+    def __init__(self, name: str, model_path: Path, threads: int = 0, context: int = 2048):
         try:
             from llama_cpp import Llama, LlamaRAMCache
         except ImportError as exc:

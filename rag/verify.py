@@ -120,8 +120,19 @@ def expected_kind(question: str) -> str | None:
     return None
 
 
-def answers_kind(question: str, sentence: str) -> bool:
-    """Whether the sentence holds what the question asks for (a number, or a new name)."""
+def answers_kind(
+    question: str, sentence: str, cited_text: str = "", common: frozenset[str] = frozenset()
+) -> bool:
+    """Whether the sentence is about what the question names, and holds what it asks for.
+
+    When the question names something rare in the corpus ("the World AI Conference", "Reddit"),
+    the answer or the passage it cites must mention it; names found in most articles ("Chine")
+    say nothing. Then a number or a new name is required when the question asks for one.
+    """
+    asked_names = {k for k in names(question) if len(k) > 2} - common
+    mentioned = {_key(w) for w in _WORD.findall(sentence + " " + cited_text)}
+    if asked_names and not asked_names & mentioned:
+        return False
     kind = expected_kind(question)
     if kind == "number":
         return bool(numbers(sentence))
@@ -136,6 +147,15 @@ def answers_kind(question: str, sentence: str) -> bool:
         # Two-letter keys ("IA", "US", "Li") are too common to count as the answer alone.
         return any(len(key) > 2 for key in candidates - asked)
     return True
+
+
+def common_keys(texts: list[str]) -> frozenset[str]:
+    """Word keys found in more than half of the texts (the corpus's everyday vocabulary)."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for key in {_key(w) for w in _WORD.findall(text)}:
+            counts[key] = counts.get(key, 0) + 1
+    return frozenset(k for k, n in counts.items() if n > len(texts) / 2)
 
 
 def _function_words() -> set[str]:

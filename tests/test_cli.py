@@ -106,3 +106,37 @@ def test_damaged_index_is_rebuilt_with_a_message(tmp_path):
     out = rag("search", "Zambie", "--json", index_dir=index_dir)
     assert "rebuild" in out.stderr or "building the index" in out.stderr
     assert json.loads(out.stdout)["hits"]
+
+
+def test_killed_ingest_leaves_the_previous_index_working(tmp_path):
+    import signal
+    import time
+
+    from rag.store import load_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in sorted((ROOT / "seeds").glob("*.txt")):
+        (corpus / path.name).write_bytes(path.read_bytes())
+    index_dir = tmp_path / "index"
+    rag("ingest", str(corpus), index_dir=index_dir)
+    before = load_index(index_dir)
+    # A bigger corpus so that the second ingest is still embedding when it is killed.
+    for copy in range(12):
+        for path in sorted((ROOT / "seeds").glob("*.txt")):
+            text = path.read_text(encoding="utf-8") + f"\n\nCopie {copy}."
+            (corpus / f"copy{copy}_{path.name}").write_text(text, encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag", "ingest", str(corpus), "--index-dir", str(index_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(4)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    after = load_index(index_dir)
+    assert after.directory == before.directory
+    assert len(after.chunks) == len(before.chunks)
+    out = rag("search", "Zambie", "--json", index_dir=index_dir)
+    assert json.loads(out.stdout)["hits"]
