@@ -176,10 +176,16 @@ class _Builder:
         )
 
     def extractive(self, notice: str) -> Answer:
-        best = self.evidence[0].score
-        chosen = [
-            e for e in self.evidence[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN
+        """The best passages quoted as they are, when they pass the same answer checks."""
+        usable = [
+            e
+            for e in self.evidence
+            if answers_kind(self.question, e.text, f"{e.title} {e.url or ''}", self.common)
         ]
+        if not usable:
+            return self.refusal(notice)
+        best = usable[0].score
+        chosen = [e for e in usable[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN]
         sentences = [Sentence(" ".join(e.text.split()), [e.number]) for e in chosen]
         return self._answer(sentences, notice)
 
