@@ -108,12 +108,13 @@ def build_index(
     report = IngestReport()
     report.removed = sorted(set(old_hashes) - {doc.doc_id for doc in documents})
 
+    previous_rows = _rows_by_document(previous) if previous else {}
     parts: dict[str, _DocumentPart] = {}
     pending: list[_DocumentPart] = []
     for doc in documents:
         if old_hashes.get(doc.doc_id) == doc.content_hash:
             report.unchanged.append(doc.doc_id)
-            parts[doc.doc_id] = _DocumentPart.reused(previous, doc.doc_id)
+            parts[doc.doc_id] = _DocumentPart.reused(previous, previous_rows, doc.doc_id)
             continue
         (report.changed if doc.doc_id in old_hashes else report.added).append(doc.doc_id)
         part = _DocumentPart.fresh(doc, chunk_size, chunk_overlap)
@@ -165,9 +166,8 @@ class _DocumentPart:
     document: Document | None = None
 
     @classmethod
-    def reused(cls, index: Index, doc_id: str) -> _DocumentPart:
-        chunk_rows = [i for i, c in enumerate(index.chunks) if c.doc_id == doc_id]
-        sentence_rows = [i for i, s in enumerate(index.sentences) if s[0] == doc_id]
+    def reused(cls, index: Index, rows: dict[str, tuple[list[int], list[int]]], doc_id: str):
+        chunk_rows, sentence_rows = rows[doc_id]
         return cls(
             chunks=[index.chunks[i] for i in chunk_rows],
             sentences=[index.sentences[i] for i in sentence_rows],
@@ -194,6 +194,16 @@ class _DocumentPart:
         self.chunk_vectors = vectors[offset:middle]
         self.sentence_vectors = vectors[middle:end]
         return end
+
+
+def _rows_by_document(index: Index) -> dict[str, tuple[list[int], list[int]]]:
+    """Each document's chunk rows and sentence rows, in one pass over the index."""
+    rows: dict[str, tuple[list[int], list[int]]] = {}
+    for row, chunk in enumerate(index.chunks):
+        rows.setdefault(chunk.doc_id, ([], []))[0].append(row)
+    for row, (doc_id, _start, _end) in enumerate(index.sentences):
+        rows.setdefault(doc_id, ([], []))[1].append(row)
+    return rows
 
 
 def _stack(parts: list[np.ndarray], dimension: int) -> np.ndarray:
