@@ -1,0 +1,94 @@
+"""The openai: backend against a real OpenAI-compatible server: llama.cpp's, on 127.0.0.1 (slow)."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from rag.answer import Answer, Draft
+from rag.bundled import BUNDLED, ensure_gguf
+from rag.config import Settings
+from rag.embedders import get_embedder
+from rag.engine import make_pipeline
+from rag.llms import get_llm
+from tests.conftest import SEEDS
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url():
+    settings = Settings()
+    model = ensure_gguf(BUNDLED["qwen2.5-coder-1.5b"], settings.model_cache_dir())
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+            "--model_alias",
+            "qwen",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        for _ in range(120):  # bounded: one minute
+            if process.poll() is not None:
+                raise AssertionError("llama_cpp.server exited at start")
+            try:
+                with urllib.request.urlopen(f"{url}/models", timeout=1) as response:
+                    json.load(response)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            raise AssertionError("llama_cpp.server did not start")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_streamed_structured_cited_answer_from_the_server(server_url, tmp_path):
+    settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(SEEDS))
+    llm = get_llm(f"openai:{server_url}#qwen", settings)
+    pipeline = make_pipeline(settings, llm=llm, embedder=get_embedder(settings.embedder))
+    events = list(pipeline.stream("Avec quel pays africain la Chine s'est-elle associée ?"))
+    answer = events[-1]
+    assert isinstance(answer, Answer) and answer.notice is None, answer.notice
+    assert any(isinstance(e, Draft) for e in events[:-1]), "the answer was not streamed"
+    assert not answer.refused and "Zambie" in answer.text and answer.sources
+    # llama.cpp's server refuses OpenAI's json_schema form and takes json_object + schema.
+    assert llm._form == "json_object"
+
+
+def test_unreachable_server_falls_back_to_an_extractive_answer(tmp_path):
+    settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(SEEDS), llm_timeout=5)
+    llm = get_llm(f"openai:http://127.0.0.1:{free_port()}/v1#none", settings)
+    pipeline = make_pipeline(settings, llm=llm, embedder=get_embedder(settings.embedder))
+    answer = pipeline.ask("Avec quel pays africain la Chine s'est-elle associée ?")
+    assert answer.notice and "Cannot reach" in answer.notice
+    assert not answer.refused and answer.sources
