@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from rag import prompts
 from rag.config import Settings
+from rag.conversation import standalone_question
 from rag.errors import LLMError
 from rag.language import detect_language
 from rag.llms import LLM
@@ -62,6 +63,14 @@ class Answer:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
 
+    @classmethod
+    def from_dict(cls, record: dict) -> Answer:
+        """The inverse of `to_dict` (the UI keeps answers as plain records)."""
+        values = dict(record)
+        values["sentences"] = [Sentence(**s) for s in record["sentences"]]
+        values["sources"] = [Source(**s) for s in record["sources"]]
+        return cls(**values)
+
 
 @dataclass
 class Draft:
@@ -91,8 +100,14 @@ class AnswerPipeline:
         llm: LLM | None = None,
         language: str | None = None,
         settings: Settings | None = None,
+        previous: list[str] | None = None,
     ) -> Iterator[Draft | Answer]:
-        """Yield `Draft`s while the model writes, then the verified `Answer`."""
+        """Yield `Draft`s while the model writes, then the verified `Answer`.
+
+        `previous` holds the conversation's earlier questions: a follow-up such as
+        "et pourquoi ?" is answered as the question it follows (see `rag.conversation`).
+        """
+        question = standalone_question(question, previous)
         settings = settings or self.settings
         llm = llm or self.llm
         started = time.perf_counter()

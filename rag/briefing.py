@@ -1,0 +1,148 @@
+"""Briefing notes: cited answers gathered into one Markdown or Word note with global references."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.answer import Answer, Source
+from rag.errors import ConfigError
+
+SUFFIXES = (".md", ".docx")
+TITLES = {"fr": "Note de synthèse", "en": "Briefing note"}
+REFERENCES = {"fr": "Références", "en": "References"}
+QUOTES = {"fr": ("« ", " »"), "en": ("“", "”")}
+
+_CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+
+
+@dataclass
+class _Block:
+    """One paragraph: a title, date, question, notice, answer, heading or reference."""
+
+    kind: str
+    text: str
+    number: int | None = None
+
+
+def render_markdown(
+    answers: list[Answer], title: str | None = None, date: str | None = None, language: str = "fr"
+) -> str:
+    """The note as plain Markdown."""
+    markup = {"title": "# {}", "question": "## {}", "heading": "## {}", "notice": "*{}*"}
+    text = ""
+    previous = None
+    for block in _blocks(answers, title, date, language):
+        if block.kind == "reference":
+            line = f"{block.number}. {block.text}"
+        else:
+            line = markup.get(block.kind, "{}").format(block.text)
+        # The references are one list: no blank line between its items.
+        joint = "\n" if block.kind == previous == "reference" else "\n\n"
+        text += (joint if text else "") + line
+        previous = block.kind
+    return text + "\n"
+
+
+def write_docx(
+    answers: list[Answer],
+    path: str | Path,
+    title: str | None = None,
+    date: str | None = None,
+    language: str = "fr",
+) -> Path:
+    """The note as a Word file with real headings and a numbered reference list."""
+    try:
+        import docx
+    except ImportError as exc:
+        raise ConfigError("Word briefings need `pip install python-docx`.") from exc
+    path = Path(path)
+    document = docx.Document()
+    for block in _blocks(answers, title, date, language):
+        if block.kind == "title":
+            document.add_heading(block.text, level=0)
+            document.core_properties.title = block.text
+        elif block.kind in ("question", "heading"):
+            document.add_heading(block.text, level=1)
+        elif block.kind == "notice":
+            document.add_paragraph().add_run(block.text).italic = True
+        elif block.kind == "reference":
+            document.add_paragraph(block.text, style="List Number")
+        else:
+            document.add_paragraph(block.text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document.save(str(path))
+    return path
+
+
+def write_briefing(
+    answers: list[Answer], path: str | Path, title=None, date=None, language="fr"
+) -> Path:
+    """Write a `.md` or `.docx` note, chosen by the file name's suffix."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".docx":
+        return write_docx(answers, path, title, date, language)
+    if suffix != ".md":
+        raise ConfigError(
+            f"Cannot write a briefing to {path.name!r}: name the file with .md or .docx."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_markdown(answers, title, date, language), encoding="utf-8")
+    return path
+
+
+def _blocks(answers: list[Answer], title, date, language) -> list[_Block]:
+    """The note's content, shared by both formats so that they say the same thing."""
+    language = _note_language(answers, language)
+    blocks = [
+        _Block("title", title or TITLES[language]),
+        _Block("date", date or datetime.date.today().isoformat()),
+    ]
+    numbers: dict[tuple[str, int, int], int] = {}  # passage → its number in the note
+    passages: list[Source] = []
+    for answer in answers:
+        blocks.append(_Block("question", answer.question))
+        if answer.notice:
+            blocks.append(_Block("notice", answer.notice))
+        if answer.refused:
+            blocks.append(_Block("answer", answer.text))
+            continue
+        local = {}
+        for source in answer.sources:
+            key = (source.doc_id, source.start, source.end)
+            if key not in numbers:
+                numbers[key] = len(numbers) + 1
+                passages.append(source)
+            local[source.n] = numbers[key]
+        blocks.append(_Block("answer", _renumber(answer.text, local)))
+    if passages:
+        blocks.append(_Block("heading", REFERENCES[language]))
+        opening, closing = QUOTES[language]
+        for number, source in enumerate(passages, 1):
+            facts = ", ".join(part for part in (source.title, source.date, source.url) if part)
+            quote = " ".join(source.text.split())
+            blocks.append(_Block("reference", f"{facts} — {opening}{quote}{closing}", number))
+    return blocks
+
+
+def _renumber(text: str, local: dict[int, int]) -> str:
+    """Rewrite `[1]`, `[1, 2]` and `[1][2]` to note-wide numbers in one pass (no double mapping)."""
+
+    def replace(match: re.Match) -> str:
+        mapped = [local[int(n)] for n in re.findall(r"\d+", match.group(1)) if int(n) in local]
+        return f"[{', '.join(map(str, mapped))}]" if mapped else ""
+
+    return _CITATION.sub(replace, text)
+
+
+def _note_language(answers: list[Answer], language: str) -> str:
+    """`fr` or `en`; `auto` takes the language most answers are in."""
+    if language == "auto":
+        languages = [a.language for a in answers]
+        return max(("fr", "en"), key=languages.count) if languages else "fr"
+    if language not in TITLES:
+        raise ConfigError(f"Briefing language {language!r}: use fr, en or auto.")
+    return language
