@@ -1,4 +1,4 @@
-"""The `rag` command line: ingest, search, ask, chat, models."""
+"""The `rag` command line: ingest, search, ask, chat, serve, brief, eval, models."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import json
 import logging
 import sys
 import textwrap
+from pathlib import Path
 
 from rag.config import Settings
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,10 +66,40 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--language", choices=["auto", "fr", "en"], help="answer language")
     chat.set_defaults(handler=cmd_chat)
 
+    brief = commands.add_parser("brief", parents=[common], help="write a briefing note")
+    brief.add_argument("questions", help="text file with one question per line, or - for stdin")
+    brief.add_argument("-o", "--output", required=True, help="note.md or note.docx")
+    brief.add_argument("--title", help="note title (default: Note de synthèse / Briefing note)")
+    brief.add_argument("--language", choices=["auto", "fr", "en"], help="answer and note language")
+    brief.set_defaults(handler=cmd_brief)
+
     serve = commands.add_parser("serve", parents=[common], help="start the browser chat")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     serve.set_defaults(handler=cmd_serve)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval or answer quality")
+    measures = evaluate.add_subparsers(dest="measure", required=True)
+    retrieval = measures.add_parser(
+        "retrieval", parents=[common], help="recall and MRR on a SQuAD-format file (e.g. PIAF)"
+    )
+    retrieval.add_argument("--dataset", required=True, help="SQuAD-format JSON file")
+    retrieval.add_argument(
+        "--method",
+        choices=["hybrid", "bm25", "dense", "all"],
+        default="hybrid",
+        help="retriever to measure (default hybrid, the product's)",
+    )
+    retrieval.add_argument("--limit", type=int, help="a fixed random sample of N questions")
+    retrieval.add_argument("--json", action="store_true", help="print JSON")
+    retrieval.set_defaults(handler=cmd_eval_retrieval)
+    answers = measures.add_parser(
+        "answers", parents=[common], help="answer quality and latency on a question set"
+    )
+    answers.add_argument("--questions", required=True, help="JSON lines, as tests/data/")
+    answers.add_argument("--corpus", help="article folder to index (default seeds/)")
+    answers.add_argument("--json", action="store_true", help="print JSON")
+    answers.set_defaults(handler=cmd_eval_answers)
 
     models = commands.add_parser("models", parents=[common], help="list LLM backends")
     models.add_argument("--json", action="store_true", help="print JSON")
@@ -159,25 +190,55 @@ def cmd_chat(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_brief(args, settings: Settings) -> int:
+    from pathlib import Path
+
+    from rag.briefing import SUFFIXES, write_briefing
+    from rag.engine import make_pipeline
+
+    output = Path(args.output)
+    if output.suffix.lower() not in SUFFIXES:
+        raise ConfigError(f"Cannot write a briefing to {output.name!r}: use .md or .docx.")
+    if args.questions == "-":
+        lines = sys.stdin.read().splitlines()
+    elif Path(args.questions).is_file():
+        lines = Path(args.questions).read_text(encoding="utf-8").splitlines()
+    else:
+        raise ConfigError(
+            f"Questions file {args.questions!r} not found: give a text file with one question "
+            "per line, or - to read them from stdin."
+        )
+    questions = [line.strip() for line in lines if line.strip()]
+    if not questions:
+        raise ConfigError(f"No questions in {args.questions!r}: write one question per line.")
+    pipeline = make_pipeline(settings, notify=_notify)
+    answers = []
+    for number, question in enumerate(questions, 1):
+        print(f"[{number}/{len(questions)}] {question}", file=sys.stderr, flush=True)
+        answers.append(pipeline.ask(question))
+    path = write_briefing(answers, output, title=args.title, language=settings.language)
+    refused = sum(a.refused for a in answers)
+    print(f"{path}: {len(answers) - refused} answered, {refused} refused")
+    return 0
+
+
 def cmd_serve(args, settings: Settings) -> int:
     import os
 
+    from rag.config import DEFAULT_CORPUS_DIR
     from rag.engine import make_pipeline
     from rag.llms import backends
-    from ui.app import build_app
+    from ui.app import SEED_EXAMPLES, build_app, launch
 
     pipeline = make_pipeline(settings, notify=_notify)
     names = [b.name for b in backends() if not b.is_prefix and b.available()]
     if pipeline.llm.name not in names:
         names.insert(0, pipeline.llm.name)
     user, _, password = os.environ.get("RAG_AUTH", "").partition(":")
-    app = build_app(pipeline, names)
+    seeds = Path(settings.corpus_dir).resolve() == Path(DEFAULT_CORPUS_DIR).resolve()
+    app = build_app(pipeline, names, SEED_EXAMPLES if seeds else None)
     print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)
-    app.launch(
-        server_name=args.host,
-        server_port=args.port,
-        auth=(user, password) if user and password else None,
-    )
+    launch(app, args.host, args.port, auth=(user, password) if user and password else None)
     return 0
 
 
@@ -203,6 +264,53 @@ def cmd_models(args, settings: Settings) -> int:
         print(
             f"{row['name']:<22} {row['kind']:<11} available: {mark}  {row['description']}{default}"
         )
+    return 0
+
+
+def cmd_eval_retrieval(args, settings: Settings) -> int:
+    from rag.benchmarks import evaluate_retrieval, load_squad, retrieval_table
+    from rag.embedders import get_embedder
+
+    methods = ["bm25", "dense", "hybrid"] if args.method == "all" else [args.method]
+    dataset = load_squad(args.dataset, limit=args.limit)
+    embedder = get_embedder(settings.embedder)
+    results = evaluate_retrieval(dataset, embedder, methods, settings, sys.stderr.isatty())
+    if args.json:
+        record = {
+            "dataset": args.dataset,
+            "documents": len(dataset.documents),
+            "embedder": embedder.id,
+            "chunk_size": settings.chunk_size,
+            "chunk_overlap": settings.chunk_overlap,
+            "results": [r.to_dict() for r in results],
+        }
+        print(json.dumps(record, ensure_ascii=False, indent=1))
+    else:
+        print(retrieval_table(dataset, results))
+    return 0
+
+
+def cmd_eval_answers(args, settings: Settings) -> int:
+    from rag.benchmarks import answers_table, evaluate_answers
+    from rag.embedders import get_embedder
+    from rag.evaluation import load_questions, verdicts_to_json
+    from rag.llms import get_llm
+
+    questions = load_questions(args.questions)
+    llm = get_llm(settings.llm, settings)
+    summary, verdicts = evaluate_answers(
+        questions,
+        settings,
+        get_embedder(settings.embedder),
+        llm,
+        corpus_dir=args.corpus,
+        progress=sys.stderr.isatty(),
+    )
+    if args.json:
+        record = {"llm": llm.name, "summary": summary, "verdicts": verdicts_to_json(verdicts)}
+        print(json.dumps(record, ensure_ascii=False, indent=1))
+    else:
+        print(answers_table(llm.name, summary))
     return 0
 
 

@@ -69,3 +69,23 @@ def test_ask_api_returns_a_cited_answer(server):
     )
     assert record["refused"] is False and record["sources"]
     assert "[1]" in record["text"] and record["model"] == "extractive"
+
+
+def test_concurrent_requests_are_queued_not_dropped(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    questions = [
+        "Dans quelle ville Li Qiang a-t-il parlé ?",
+        "Who is the Chinese foreign minister who launched the plan?",
+        "Quelles entreprises mènent les avancées chinoises en intelligence artificielle ?",
+    ]
+
+    def ask(question):
+        return Client(server, verbose=False).predict(question, "extractive", api_name="/ask")
+
+    with ThreadPoolExecutor(len(questions)) as pool:
+        records = list(pool.map(ask, questions))
+    assert [r["question"] for r in records] == questions
+    assert all(r["sources"] for r in records)

@@ -1,0 +1,78 @@
+"""Fast tests of the pieces under the browser chat: follow-ups, uploads, citation links."""
+
+from rag.answer import Answer, Source
+from rag.config import Settings
+from rag.conversation import is_follow_up, standalone_question
+from rag.engine import add_articles, ingest, load_articles
+from rag.store import load_index
+from ui.render import chat_message, sources_panel
+
+
+def test_follow_ups_are_joined_to_the_question_they_follow():
+    previous = ["Avec quel pays africain la Chine s'est-elle associée ?"]
+    assert standalone_question("Et pourquoi ?", previous) == previous[0] + " Et pourquoi ?"
+    assert standalone_question("and Zambia?", ["Who met?"]) == "Who met? and Zambia?"
+    assert standalone_question("Et pourquoi ?", None) == "Et pourquoi ?"
+    for standalone in (
+        "Qui est Wang Yi ?",
+        "Why did China choose Zambia?",
+        "Quelles entreprises mènent les avancées chinoises en intelligence artificielle ?",
+    ):
+        assert not is_follow_up(standalone), standalone
+    assert standalone_question("Qui est Wang Yi ?", previous) == "Qui est Wang Yi ?"
+
+
+def test_uploads_are_checked_kept_beside_the_index_and_indexed(
+    seed_copy, tmp_path, hashing_embedder
+):
+    settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(seed_copy))
+    ingest(settings, embedder=hashing_embedder)
+    good = tmp_path / "brest.md"
+    good.write_text("# Brest\n\nLe supercalculateur Kerguelen ouvre à Brest.\n", encoding="utf-8")
+    binary = tmp_path / "photo.txt"
+    binary.write_bytes(b"\x89PNG\x00\x00\x01" * 40)
+    clash = tmp_path / "000_223126d914c8c667.txt"
+    clash.write_text("Un autre texte.", encoding="utf-8")
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(b"%PDF-1.4")
+
+    added, refused = add_articles(settings, [good, binary, clash, pdf], hashing_embedder)
+
+    assert added == ["brest"]
+    reasons = {skip.path: skip.reason for skip in refused}
+    assert set(reasons) == {"photo.txt", "000_223126d914c8c667.txt", "report.pdf"}
+    assert "rename" in reasons["000_223126d914c8c667.txt"]
+    assert ".txt, .md and .html" in reasons["report.pdf"]
+    assert sorted(p.name for p in (tmp_path / "index" / "uploads").iterdir()) == ["brest.md"]
+    assert "brest" in load_index(settings.index_dir).documents
+    assert not (seed_copy / "brest.md").exists()  # the corpus folder is never written to
+    assert len(load_articles(settings).documents) == 6
+
+
+def answer(refused=False) -> Answer:
+    source = Source(1, "d1", "Titre", "2024-12-20", None, "d1#0", "la Zambie", 11, 20, 0.9)
+    return Answer(
+        "Avec quel pays ?",
+        "fr",
+        "Refus." if refused else "La Chine s'est associée à la Zambie [1].",
+        refused,
+        [],
+        [] if refused else [source],
+        "test",
+        {},
+        None,
+    )
+
+
+def test_citations_link_to_their_turn_and_records_round_trip():
+    record = answer()
+    assert Answer.from_dict(record.to_dict()) == record
+    assert "[\\[1\\]](#cite-3-1)" in chat_message(record, 3)
+    assert chat_message(answer(refused=True), 5).startswith("ⓘ")
+
+    class Doc:
+        text = "Partenaire la Zambie, pays africain."
+
+    html = sources_panel({3: record, 5: answer(refused=True)}, {"d1": Doc()}, 3)
+    assert "id='cite-3-1'" in html and "<mark>la Zambie</mark>" in html
+    assert "id='answer-5' style='display:none'" in html

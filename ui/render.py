@@ -1,0 +1,72 @@
+"""HTML and Markdown for the chat: answers with clickable citations, and their sources panel."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rag.answer import Answer
+
+CONTEXT_CHARS = 240  # article text shown on each side of a cited passage
+_CITATION = re.compile(r"\[(\d+)\]")
+
+EMPTY_SOURCES = {
+    "fr": "Posez une question : les passages cités s'afficheront ici.",
+    "en": "Ask a question: the cited passages will show here.",
+}
+REFUSED_SOURCES = {
+    "fr": "Aucun passage des articles ne répond à cette question.",
+    "en": "No passage of the articles answers this question.",
+}
+
+
+def chat_message(answer: Answer, turn: int) -> str:
+    """The answer as a chat message; each [n] links to passage n of this turn's sources."""
+    if answer.refused:
+        text = f"ⓘ *{answer.text}*"
+    else:
+        text = _CITATION.sub(
+            lambda m: rf"[\[{m.group(1)}\]](#cite-{turn}-{m.group(1)})", answer.text
+        )
+    if answer.notice:
+        text += f"\n\n⚠ *{answer.notice}*"
+    return text
+
+
+def sources_panel(answers: dict[int, Answer], documents: dict, shown: int | None) -> str:
+    """Every turn's sources, only turn `shown` visible; citations.js switches between them."""
+    if not answers:
+        return f"<p class='hint'>{EMPTY_SOURCES['fr']}<br>{EMPTY_SOURCES['en']}</p>"
+    groups = []
+    for turn, answer in answers.items():
+        style = "" if turn == shown else " style='display:none'"
+        cards = [f"<p class='question'>{html.escape(answer.question)}</p>"]
+        if answer.refused:
+            cards.append(f"<p class='refusal'>{REFUSED_SOURCES[answer.language]}</p>")
+        cards += [_card(turn, source, documents) for source in answer.sources]
+        groups.append(
+            f"<div class='answer-sources' id='answer-{turn}'{style}>{''.join(cards)}</div>"
+        )
+    return "\n".join(groups)
+
+
+def _card(turn: int, source, documents: dict) -> str:
+    document = documents.get(source.doc_id)
+    text = document.text if document else source.text
+    start, end = (source.start, source.end) if document else (0, len(text))
+    before = text[max(0, start - CONTEXT_CHARS) : start]
+    after = text[end : end + CONTEXT_CHARS]
+    when = f"<span class='date'>{html.escape(source.date)}</span>" if source.date else ""
+    link = (
+        f"<a href='{html.escape(source.url)}' target='_blank' rel='noopener'>"
+        f"{html.escape(source.url)}</a>"
+        if source.url
+        else html.escape(source.doc_id)
+    )
+    return (
+        f"<div class='source-card' id='cite-{turn}-{source.n}'>"
+        f"<h4>[{source.n}] {html.escape(source.title)}</h4>"
+        f"<div class='meta'>{when} {link}</div>"
+        f"<div class='passage'>…{html.escape(before)}<mark>{html.escape(source.text)}</mark>"
+        f"{html.escape(after)}…</div></div>"
+    )
