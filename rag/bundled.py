@@ -61,7 +61,7 @@ BUNDLED = {
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M, bundled (default)",
+        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M, bundled",
     ),
     "qwen2.5-coder-0.5b": BundledModel(
         name="qwen2.5-coder-0.5b",
