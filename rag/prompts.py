@@ -12,9 +12,9 @@ Rules:
 - First give "answer": the exact words of a source that answer the question (a name, a date, a
   place, a short phrase); then "text": one short English sentence that states it.
 - Cite in "sources" the numbers of the sources that state it.
-- If no source answers the question, reply {"answerable": false, "sentences": []}.
+- If no source answers the question, reply {"sentences": []}.
 Reply with JSON only:
-{"answerable": true, "sentences": [{"answer": "...", "sources": [n], "text": "..."}]}""",
+{"sentences": [{"answer": "...", "sources": [n], "text": "..."}]}""",
     "fr": """Tu réponds aux questions sur des articles de presse en utilisant UNIQUEMENT les \
 sources numérotées.
 Règles :
@@ -22,9 +22,9 @@ Règles :
 - Donne d'abord "answer" : les mots exacts d'une source qui répondent à la question (un nom, une
   date, un lieu, une courte expression) ; puis "text" : une courte phrase en français qui l'énonce.
 - Cite dans "sources" les numéros des sources qui l'énoncent.
-- Si aucune source ne répond à la question, réponds {"answerable": false, "sentences": []}.
+- Si aucune source ne répond à la question, réponds {"sentences": []}.
 Réponds uniquement en JSON :
-{"answerable": true, "sentences": [{"answer": "...", "sources": [n], "text": "..."}]}""",
+{"sentences": [{"answer": "...", "sources": [n], "text": "..."}]}""",
 }
 
 EXAMPLES = {
@@ -35,7 +35,7 @@ EXAMPLES = {
 [2] Le ministre de la Santé a annoncé mardi l'ouverture de 12 nouveaux hôpitaux en Bretagne.
 
 Question: How many new hospitals were announced, and where?""",
-            '{"answerable": true, "sentences": [{"answer": "12 nouveaux hôpitaux en Bretagne", '
+            '{"sentences": [{"answer": "12 nouveaux hôpitaux en Bretagne", '
             '"sources": [2], "text": "The health minister announced 12 new hospitals in '
             'Brittany."}]}',
         ),
@@ -44,7 +44,7 @@ Question: How many new hospitals were announced, and where?""",
 [1] Le ministre de la Santé a annoncé mardi l'ouverture de 12 nouveaux hôpitaux en Bretagne.
 
 Question: What is the army's budget?""",
-            '{"answerable": false, "sentences": []}',
+            '{"sentences": []}',
         ),
     ],
     "fr": [
@@ -54,7 +54,7 @@ Question: What is the army's budget?""",
 [2] Les travaux commenceront en mars à Rennes, selon la préfecture.
 
 Question : Dans quelle ville les travaux commenceront-ils ?""",
-            '{"answerable": true, "sentences": [{"answer": "Rennes", "sources": [2], '
+            '{"sentences": [{"answer": "Rennes", "sources": [2], '
             '"text": "Les travaux commenceront à Rennes."}]}',
         ),
         (
@@ -62,7 +62,7 @@ Question : Dans quelle ville les travaux commenceront-ils ?""",
 [1] Le ministre de la Santé a annoncé mardi l'ouverture de 12 nouveaux hôpitaux en Bretagne.
 
 Question : Quel est le budget de l'armée ?""",
-            '{"answerable": false, "sentences": []}',
+            '{"sentences": []}',
         ),
     ],
 }
@@ -99,7 +99,6 @@ def answer_schema(source_count: int) -> dict:
     return {
         "type": "object",
         "properties": {
-            "answerable": {"type": "boolean"},
             "sentences": {
                 "type": "array",
                 "maxItems": MAX_SENTENCES,
@@ -119,7 +118,7 @@ def answer_schema(source_count: int) -> dict:
                 },
             },
         },
-        "required": ["answerable", "sentences"],
+        "required": ["sentences"],
     }
 
 
