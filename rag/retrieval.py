@@ -12,9 +12,16 @@ from rag.chunking import Chunk
 from rag.embedders import Embedder
 from rag.store import Index, bm25_tokenize, check_embedder
 
-RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al.); 60 is the usual choice
+# The constant of reciprocal rank fusion, score = sum of 1 / (RRF_K + rank). Cormack et al.'s 60
+# suits fusing deep runs; with three 40-deep rankings a smaller constant lets each ranking's first
+# places count (PIAF, three rankings: R@5 .901 -> .917, MRR@10 .802 -> .812 going from 60 to 10).
+RRF_K = 10
 CANDIDATES = 40  # how deep each retriever looks before fusion
+# The chunk-by-best-sentence ranking scans every sentence vector; past this many sentences that
+# scan costs more than the whole rest of a search, so hybrid search fuses chunks and BM25 only.
+SENTENCE_SCAN_LIMIT = 1_000_000
 CONTEXT_MIN_CHARS = 90  # an evidence sentence shorter than this gets its neighbour as context
+MODES = ("hybrid", "dense", "bm25")  # hybrid fuses the others; each alone is for evaluation
 
 
 @dataclass(frozen=True)
@@ -75,8 +82,8 @@ class Retriever:
 
     def __init__(self, index: Index, embedder: Embedder, mode: str = "hybrid") -> None:
         check_embedder(index, embedder.id)
-        if mode not in ("hybrid", "dense", "bm25"):
-            raise ValueError(f"mode must be hybrid, dense or bm25, not {mode!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.index = index
         self.embedder = embedder
         self.mode = mode
@@ -108,6 +115,8 @@ class Retriever:
                 for rank, (r, s) in enumerate(zip(rows[0], scores[0]))
                 if r >= 0
             }
+            if self.mode == "hybrid" and len(self.index.sentences) <= SENTENCE_SCAN_LIMIT:
+                sentences = self._sentence_ranking(query_vector, depth)
         if self.mode in ("hybrid", "bm25") and self.index.bm25 is not None:
             tokens = bm25_tokenize([question], ids=False)
             if tokens and tokens[0]:
@@ -133,13 +142,15 @@ class Retriever:
     def _sentence_ranking(self, query_vector: np.ndarray, depth: int) -> dict:
         """Chunks ranked by their single best sentence: finds a fact buried in a long chunk.
 
-        A dot product over all sentence vectors; fine to about a million sentences, past which
-        it wants a FAISS index of its own.
+        A dot product over all sentence vectors; fine to about a million sentences (see
+        SENTENCE_SCAN_LIMIT), past which it wants a FAISS index of its own.
         """
         if not len(self.index.sentences):
             return {}
         scores = np.asarray(self.index.sentence_vectors) @ query_vector
-        top = np.argsort(-scores)[: depth * 2]
+        count = min(depth * 2, len(scores))
+        top = np.argpartition(-scores, count - 1)[:count]
+        top = top[np.argsort(-scores[top], kind="stable")]
         ranking: dict[int, tuple[int, float]] = {}
         for row in top:
             chunk_row = self._chunk_of_sentence(int(row))

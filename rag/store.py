@@ -28,7 +28,7 @@ from rag.errors import IndexStoreError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: BM25 indexes each chunk with its article title
 FLAT_INDEX_LIMIT = (
     200_000  # above this many chunks, an approximate HNSW index replaces exact search
 )
@@ -354,12 +354,20 @@ def _stemmer(module):
     return _STEMMERS["fr"]
 
 
+def bm25_text(chunk: Chunk) -> str:
+    """What BM25 indexes: the chunk with its article's title, which names what every chunk of
+    the article is about (PIAF: BM25 R@5 .840 -> .864; hybrid MRR@10 .812 -> .819)."""
+    if chunk.title and chunk.title not in chunk.text:
+        return f"{chunk.title}\n{chunk.text}"
+    return chunk.text
+
+
 def _write_bm25(directory: Path, chunks: list[Chunk]) -> None:
     import bm25s
 
     retriever = bm25s.BM25()
     if chunks:
-        retriever.index(bm25_tokenize([c.text for c in chunks]), show_progress=False)
+        retriever.index(bm25_tokenize([bm25_text(c) for c in chunks]), show_progress=False)
         retriever.save(str(directory))
     else:
         directory.mkdir()

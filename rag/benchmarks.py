@@ -1,0 +1,274 @@
+"""Measurements behind `rag eval`: retrieval on SQuAD-format data, answers on a question set.
+
+Retrieval is scored at the document level: a question's gold document is the paragraph its
+answer comes from, chunk hits are collapsed to their document in rank order, and R@k / MRR@10
+are computed over those document rankings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rag.config import Settings
+from rag.corpus import Document, detect_document_language
+from rag.embedders import Embedder
+from rag.errors import ConfigError
+from rag.retrieval import MODES, Retriever
+from rag.store import build_index, load_index
+
+RECALL_CUTOFFS = (1, 5, 10)
+MRR_CUTOFF = 10
+CHUNKS_PER_QUESTION = 40  # chunk hits asked for, so that ten distinct documents remain
+SAMPLE_SEED = 0  # `--limit` draws the same questions every run
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question and the document that holds its answer."""
+
+    id: str
+    text: str
+    doc_id: str
+
+
+@dataclass
+class Dataset:
+    """Paragraphs to index and the questions asked about them."""
+
+    name: str
+    documents: list[Document]
+    questions: list[Question]
+
+
+@dataclass
+class RetrievalScores:
+    """One retrieval method's quality and speed on a dataset."""
+
+    method: str
+    questions: int
+    recall: dict[int, float]  # cutoff -> share of questions with the gold document in the top k
+    mrr: float  # mean reciprocal rank of the gold document, 0 below rank MRR_CUTOFF
+    index_seconds: float = 0.0
+    query_ms_median: float = 0.0
+    query_ms_p90: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "method": self.method,
+            "questions": self.questions,
+            **{f"R@{k}": round(v, 4) for k, v in self.recall.items()},
+            f"MRR@{MRR_CUTOFF}": round(self.mrr, 4),
+            "index_seconds": round(self.index_seconds, 2),
+            "query_ms_median": round(self.query_ms_median, 2),
+            "query_ms_p90": round(self.query_ms_p90, 2),
+        }
+
+
+def load_squad(path: str | Path, limit: int | None = None) -> Dataset:
+    """SQuAD-format JSON: one `Document` per paragraph (`p0001`…), one `Question` per qa.
+
+    `limit` keeps a deterministic random sample of the questions; every paragraph is kept, so
+    the search space (and the difficulty) is the same as on the full set.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path} is not a readable SQuAD-format file ({exc}): give a JSON file with "
+            '{"data": [{"title", "paragraphs": [{"context", "qas": [{"question"}]}]}]}.'
+        ) from exc
+    documents: list[Document] = []
+    questions: list[Question] = []
+    for article in data:
+        title = (article.get("title") or "").strip()
+        for paragraph in article.get("paragraphs", []):
+            text = paragraph["context"].strip()
+            if not text:
+                continue
+            doc_id = f"p{len(documents) + 1:04d}"
+            documents.append(_paragraph(doc_id, text, title or doc_id, str(path)))
+            for number, qa in enumerate(paragraph.get("qas", [])):
+                question = qa.get("question", "").strip()
+                if question:
+                    qa_id = str(qa.get("id") or f"{doc_id}-q{number}")
+                    questions.append(Question(qa_id, question, doc_id))
+    if limit is not None and limit < len(questions):
+        questions = random.Random(SAMPLE_SEED).sample(questions, limit)
+    # One detection for the whole set: langdetect on every paragraph costs seconds for nothing.
+    language = detect_document_language(" ".join(d.text for d in documents[:20]))
+    documents = [replace(d, language=language) for d in documents]
+    return Dataset(path.stem, documents, questions)
+
+
+def _paragraph(doc_id: str, text: str, title: str, path: str) -> Document:
+    digest = hashlib.sha256("\x1f".join([text, title]).encode()).hexdigest()
+    return Document(doc_id, text, title, None, None, "unknown", path, digest)
+
+
+def document_ranking(doc_ids: Sequence[str], depth: int = MRR_CUTOFF) -> list[str]:
+    """Chunk hits' documents in rank order, each once, at most `depth` of them."""
+    ranking: list[str] = []
+    for doc_id in doc_ids:
+        if doc_id not in ranking:
+            ranking.append(doc_id)
+            if len(ranking) == depth:
+                break
+    return ranking
+
+
+def score_rankings(rankings: Sequence[Sequence[str]], gold: Sequence[str]) -> tuple[dict, float]:
+    """R@1/5/10 and MRR@10 of document rankings against each question's gold document."""
+    if len(rankings) != len(gold):
+        raise ValueError("one ranking per gold document")
+    if not gold:
+        return {k: 0.0 for k in RECALL_CUTOFFS}, 0.0
+    ranks = [_rank(ranking, doc_id) for ranking, doc_id in zip(rankings, gold)]
+    recall = {k: sum(1 for r in ranks if r and r <= k) / len(ranks) for k in RECALL_CUTOFFS}
+    mrr = sum(1 / r for r in ranks if r and r <= MRR_CUTOFF) / len(ranks)
+    return recall, mrr
+
+
+def _rank(ranking: Sequence[str], doc_id: str) -> int | None:
+    return ranking.index(doc_id) + 1 if doc_id in ranking else None
+
+
+def evaluate_retrieval(
+    dataset: Dataset,
+    embedder: Embedder,
+    methods: Sequence[str] = ("hybrid",),
+    settings: Settings | None = None,
+    progress: bool = True,
+) -> list[RetrievalScores]:
+    """Index the dataset in a temporary folder, then run every question through each method."""
+    from tqdm import tqdm
+
+    unknown = [m for m in methods if m not in MODES]
+    if unknown:
+        raise ConfigError(f"Unknown retrieval method(s) {unknown}: use {', '.join(MODES)}.")
+    settings = settings or Settings()
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as work:
+        with tqdm(desc="embedding", unit="text", disable=not progress) as bar:
+            report = build_index(
+                dataset.documents,
+                embedder,
+                Path(work) / "index",
+                settings.chunk_size,
+                settings.chunk_overlap,
+                progress=bar.update,
+            )
+        index = load_index(Path(work) / "index")
+        results = []
+        for method in methods:
+            retriever = Retriever(index, embedder, mode=method)
+            retriever.search("warm-up", 1)  # first-call costs (BM25 arrays, model) are not queries
+            rankings, timings = [], []
+            for question in tqdm(dataset.questions, desc=method, unit="q", disable=not progress):
+                started = time.perf_counter()
+                hits = retriever.search(question.text, CHUNKS_PER_QUESTION)
+                timings.append(time.perf_counter() - started)
+                rankings.append(document_ranking([hit.chunk.doc_id for hit in hits]))
+            gold = [q.doc_id for q in dataset.questions]
+            recall, mrr = score_rankings(rankings, gold)
+            results.append(
+                RetrievalScores(
+                    method=method,
+                    questions=len(dataset.questions),
+                    recall=recall,
+                    mrr=mrr,
+                    index_seconds=report.seconds,
+                    query_ms_median=1000 * _percentile(timings, 50),
+                    query_ms_p90=1000 * _percentile(timings, 90),
+                )
+            )
+    return results
+
+
+def retrieval_table(dataset: Dataset, results: Sequence[RetrievalScores]) -> str:
+    """A Markdown table of the scores, for the terminal and the README."""
+    chunks = f"{len(dataset.documents)} paragraphs, {len(dataset.questions)} questions"
+    lines = [
+        f"{dataset.name}: {chunks}",
+        "",
+        "| method | R@1 | R@5 | R@10 | MRR@10 | index s | query ms median / p90 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.method} | {r.recall[1]:.3f} | {r.recall[5]:.3f} | {r.recall[10]:.3f} | "
+            f"{r.mrr:.3f} | {r.index_seconds:.1f} | {r.query_ms_median:.1f} / "
+            f"{r.query_ms_p90:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def evaluate_answers(
+    questions: list[dict],
+    settings: Settings,
+    embedder: Embedder,
+    llm,
+    corpus_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[dict, list]:
+    """Index the corpus in a temporary folder, answer every question, judge and summarise."""
+    from tqdm import tqdm
+
+    from rag.answer import AnswerPipeline
+    from rag.corpus import load_corpus
+    from rag.evaluation import judge, summarise
+
+    with tempfile.TemporaryDirectory(prefix="rag-eval-") as work:
+        loaded = load_corpus(corpus_dir or settings.corpus_dir)
+        build_index(
+            loaded.documents,
+            embedder,
+            Path(work) / "index",
+            settings.chunk_size,
+            settings.chunk_overlap,
+        )
+        retriever = Retriever(load_index(Path(work) / "index"), embedder)
+        pipeline = AnswerPipeline(retriever, llm, settings)
+        pipeline.ask("Qui a dévoilé le plan ?")  # warm: model loaded, prompt prefix cached
+        verdicts = [
+            judge(item, pipeline.ask(item["question"]))
+            for item in tqdm(questions, desc=llm.name, unit="q", disable=not progress)
+        ]
+    return summarise(verdicts), verdicts
+
+
+def _percentile(values: Sequence[float], percent: int) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
+
+
+def answers_table(name: str, summary: dict) -> str:
+    """The answer summary as a short Markdown table."""
+    rows = [
+        ("correct (answerable)", f"{summary['answered_correctly']:.0%}"),
+        ("correct and cited (answerable)", f"{summary['correct_and_cited']:.0%}"),
+        ("refused (unanswerable)", f"{summary['refused_unanswerable']:.0%}"),
+        ("wrongly refused (answerable)", f"{summary['wrongly_refused']:.0%}"),
+        ("answer language = question language", f"{summary['language_match']:.0%}"),
+        (
+            "first token median / p90",
+            f"{summary['first_token_median']:.2f} s / {summary['first_token_p90']:.2f} s",
+        ),
+        (
+            "full answer median / p90",
+            f"{summary['total_median']:.2f} s / {summary['total_p90']:.2f} s",
+        ),
+    ]
+    lines = [f"{name}: {summary['questions']} questions", "", "| measure | value |", "|---|---|"]
+    lines += [f"| {label} | {value} |" for label, value in rows]
+    return "\n".join(lines)

@@ -1,0 +1,129 @@
+"""Benchmark the baseline to beat: a plain llama-index pipeline on the seeds (not a test).
+
+    .venv/bin/python scripts/bench_baseline.py [--llm qwen2.5-coder-1.5b] [--limit N]
+
+Same seeds, embedder and LLM as the product (see rag/baseline.py), judged by the same
+`rag.evaluation.judge`. Prints a Markdown row in the columns of scripts/bench.py and writes the
+raw figures to bench-results/baseline.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from rag.baseline import BaselinePipeline, build_baseline, to_answer  # noqa: E402
+from rag.config import Settings  # noqa: E402
+from rag.embedders import get_embedder  # noqa: E402
+from rag.errors import LLMError  # noqa: E402
+from rag.evaluation import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
+from rag.llms import get_llm  # noqa: E402
+
+HEADER = (
+    "| backend | correct + cited | refused (unanswerable) | wrongly refused | language "
+    "| first token median / p90 | full answer median / p90 |\n"
+    "|---|---|---|---|---|---|---|"
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--llm", default=Settings().llm)
+    parser.add_argument("--questions", default=str(ROOT / "tests/data/questions.jsonl"))
+    parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    args = parser.parse_args()
+    questions = load_questions(args.questions)
+    if args.limit:
+        questions = questions[: args.limit]
+    settings = Settings(corpus_dir=str(ROOT / "seeds"), llm=args.llm)
+    embedder = get_embedder(settings.embedder)
+    llm = get_llm(settings.llm, settings)
+    started = time.perf_counter()
+    baseline = build_baseline(settings.corpus_dir, embedder, llm, settings)
+    build_seconds = time.perf_counter() - started
+    baseline.ask("Qui a dévoilé le plan ?")  # warm, as scripts/bench.py does
+    load_before = os.getloadavg()
+    verdicts, details = [], []
+    for item in questions:
+        answer = ask(baseline, item["question"])
+        verdict = judge(item, answer)
+        verdicts.append(verdict)
+        cited = [[source.n, source.doc_id] for source in answer.sources]
+        details.append({"id": item["id"], "notice": answer.notice, "cited": cited})
+        print(
+            f"{item['id']}: {'pass' if verdict.passed else 'FAIL'} "
+            f"{verdict.total:.1f}s {verdict.answer[:100]!r}",
+            file=sys.stderr,
+        )
+    summary = summarise(verdicts)
+    name = f"llama-index baseline ({settings.llm})"
+    results = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "embedder": settings.embedder,
+        "llm": settings.llm,
+        "pipeline": {
+            "index": "VectorStoreIndex, SentenceSplitter() defaults (1024 tokens, overlap 200)",
+            "retriever": "default similarity_top_k=2",
+            "engine": "CitationQueryEngine.from_args defaults (512/20 citation chunks, "
+            "default prompts, compact mode), streaming",
+            "context_window": baseline.context_window,
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens,
+            "nodes": baseline.nodes,
+            "build_seconds": round(build_seconds, 2),
+        },
+        # Other work on the machine slows llama.cpp a lot: compare timings at similar load.
+        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "answers": {
+            name: {
+                "summary": summary,
+                "verdicts": verdicts_to_json(verdicts),
+                "details": details,  # why refused, and which numbered source is which article
+            }
+        },
+    }
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    (out / "baseline.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), "utf-8")
+    print(f"{name}: {summary}", file=sys.stderr)
+    print(HEADER)
+    print(row(name, summary))
+    return 0
+
+
+def ask(baseline: BaselinePipeline, question: str):
+    """The baseline's answer; a failed LLM call counts as an empty answer, not a crash."""
+    started = time.perf_counter()
+    try:
+        return baseline.ask(question)
+    except LLMError as exc:
+        seconds = time.perf_counter() - started
+        timings = {"retrieve": None, "first_token": seconds, "total": seconds}
+        answer = to_answer(question, "", [], baseline.documents, baseline.model, timings)
+        answer.notice = f"LLM error: {exc}"
+        return answer
+
+
+def row(name: str, s: dict) -> str:
+    """One line of the answers table of scripts/bench.py."""
+    return (
+        f"| {name} | {s['correct_and_cited']:.0%} | {s['refused_unanswerable']:.0%} | "
+        f"{s['wrongly_refused']:.0%} | {s['language_match']:.0%} | "
+        f"{s['first_token_median']:.2f} s / {s['first_token_p90']:.2f} s | "
+        f"{s['total_median']:.2f} s / {s['total_p90']:.2f} s |"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

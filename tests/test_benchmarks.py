@@ -1,0 +1,163 @@
+"""`rag eval retrieval`: SQuAD loading, document-level metrics, and the run on a tiny dataset."""
+
+import json
+
+import pytest
+
+from rag.benchmarks import (
+    document_ranking,
+    evaluate_retrieval,
+    load_squad,
+    retrieval_table,
+    score_rankings,
+)
+from rag.cli import build_parser, cmd_eval_answers, cmd_eval_retrieval, main
+from rag.config import Settings
+from rag.errors import ConfigError
+
+TINY = {
+    "version": "test",
+    "data": [
+        {
+            "title": "Zambie",
+            "paragraphs": [
+                {
+                    "context": "La Zambie exporte surtout du cuivre extrait dans la Copperbelt. "
+                    "Les mines de cuivre emploient des milliers de mineurs zambiens.",
+                    "qas": [
+                        {"id": "q1", "question": "Quel métal la Zambie exporte-t-elle ?"},
+                        {"id": "q2", "question": "Combien de mineurs emploient les mines ?"},
+                    ],
+                },
+                {
+                    "context": "Lusaka est la capitale de la Zambie depuis 1964. La ville "
+                    "accueille le gouvernement, les ambassades et un grand marché couvert.",
+                    "qas": [{"id": "q3", "question": "Quelle ville est la capitale ?"}],
+                },
+            ],
+        },
+        {
+            "title": "Astronomie",
+            "paragraphs": [
+                {
+                    "context": "Le télescope spatial observe les galaxies lointaines dans "
+                    "l'infrarouge. Ses miroirs dorés sont déployés en orbite.",
+                    "qas": [{"id": "q4", "question": "Quelles galaxies le télescope observe ?"}],
+                },
+                {
+                    "context": "Les comètes reviennent près du Soleil selon une période "
+                    "orbitale fixe ; leur queue de poussière brille alors.",
+                    "qas": [
+                        {"id": "q5", "question": "Quand la queue des comètes brille-t-elle ?"},
+                        {"id": "q6", "question": "   "},
+                    ],
+                },
+            ],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(TINY, ensure_ascii=False), "utf-8")
+    return path
+
+
+def test_squad_paragraphs_become_documents_and_questions_keep_their_gold(tiny):
+    dataset = load_squad(tiny)
+    assert [d.doc_id for d in dataset.documents] == ["p0001", "p0002", "p0003", "p0004"]
+    assert [d.title for d in dataset.documents] == ["Zambie", "Zambie"] + ["Astronomie"] * 2
+    assert dataset.documents[1].text.startswith("Lusaka est la capitale")
+    assert {d.language for d in dataset.documents} == {"fr"}
+    gold = {q.id: q.doc_id for q in dataset.questions}
+    assert gold == {"q1": "p0001", "q2": "p0001", "q3": "p0002", "q4": "p0003", "q5": "p0004"}
+
+
+def test_limit_is_a_fixed_sample_over_all_paragraphs(tiny):
+    first, again = load_squad(tiny, limit=3), load_squad(tiny, limit=3)
+    assert len(first.questions) == 3 and first.questions == again.questions
+    assert len(first.documents) == 4
+
+
+def test_unreadable_dataset_says_what_is_expected(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text("[1, 2]", "utf-8")
+    with pytest.raises(ConfigError, match="SQuAD-format"):
+        load_squad(path)
+
+
+def test_chunk_hits_collapse_to_documents_in_rank_order():
+    hits = ["p2", "p2", "p7", "p2", "p1", "p7", "p3"]
+    assert document_ranking(hits) == ["p2", "p7", "p1", "p3"]
+    assert document_ranking(hits, depth=2) == ["p2", "p7"]
+
+
+def test_metrics_on_hand_computed_rankings():
+    recall, mrr = score_rankings([["p9", "gold", "p3"]], ["gold"])
+    assert recall == {1: 0.0, 5: 1.0, 10: 1.0} and mrr == pytest.approx(0.5)
+
+    rankings = [
+        ["a"],  # rank 1
+        ["x", "x2", "b"],  # rank 3
+        ["y1", "y2", "y3", "y4", "y5", "c"],  # rank 6: in R@10 only
+        [f"z{i}" for i in range(10)] + ["d"],  # rank 11: beyond every cutoff
+    ]
+    recall, mrr = score_rankings(rankings, ["a", "b", "c", "d"])
+    assert recall == {1: 0.25, 5: 0.5, 10: 0.75}
+    assert mrr == pytest.approx((1 + 1 / 3 + 1 / 6) / 4)
+
+
+@pytest.mark.parametrize("method", ["bm25", "dense", "hybrid"])
+def test_each_method_finds_the_gold_paragraph(tiny, hashing_embedder, method):
+    dataset = load_squad(tiny)
+    settings = Settings(chunk_size=64, chunk_overlap=8)
+    [scores] = evaluate_retrieval(dataset, hashing_embedder, [method], settings, progress=False)
+    assert scores.method == method and scores.questions == 5
+    assert scores.recall == {1: 1.0, 5: 1.0, 10: 1.0} and scores.mrr == 1.0
+    assert scores.index_seconds > 0 and scores.query_ms_p90 >= scores.query_ms_median > 0
+    table = retrieval_table(dataset, [scores])
+    assert f"| {method} | 1.000 | 1.000 | 1.000 | 1.000 |" in table
+    record = scores.to_dict()
+    assert [record[k] for k in ("R@1", "R@5", "R@10", "MRR@10")] == [1.0] * 4
+
+
+def test_a_wrong_gold_lowers_the_scores(tiny, hashing_embedder):
+    """The metrics follow the gold labels: swapping two paragraphs' questions costs recall."""
+    dataset = load_squad(tiny)
+    swapped = {"p0001": "p0003", "p0003": "p0001"}
+    dataset.questions = [
+        type(q)(q.id, q.text, swapped.get(q.doc_id, q.doc_id)) for q in dataset.questions
+    ]
+    [scores] = evaluate_retrieval(dataset, hashing_embedder, ["hybrid"], progress=False)
+    assert scores.recall[1] == pytest.approx(2 / 5)
+    assert scores.recall[10] == 1.0  # dense search ranks all four paragraphs
+    assert scores.mrr < 1.0
+
+
+def test_unknown_method_is_refused(tiny, hashing_embedder):
+    with pytest.raises(ConfigError, match="hybrid"):
+        evaluate_retrieval(load_squad(tiny), hashing_embedder, ["splade"], progress=False)
+
+
+def test_eval_subcommands_are_wired():
+    parser = build_parser()
+    args = parser.parse_args(["eval", "retrieval", "--dataset", "x.json", "--method", "all"])
+    assert args.handler is cmd_eval_retrieval and args.method == "all" and args.limit is None
+    args = parser.parse_args(
+        ["eval", "answers", "--questions", "q.jsonl", "--llm", "extractive", "--json"]
+    )
+    assert args.handler is cmd_eval_answers and args.llm == "extractive" and args.json
+    with pytest.raises(SystemExit):
+        parser.parse_args(["eval", "retrieval", "--dataset", "x.json", "--method", "splade"])
+
+
+@pytest.mark.slow
+def test_cli_eval_retrieval_with_the_default_embedder(tiny, capsys):
+    assert main(["eval", "retrieval", "--dataset", str(tiny), "--method", "all", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert [r["method"] for r in record["results"]] == ["bm25", "dense", "hybrid"]
+    assert record["documents"] == 4
+    for result in record["results"]:
+        assert result["questions"] == 5 and result["R@5"] == 1.0
