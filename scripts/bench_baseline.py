@@ -1,10 +1,13 @@
 """Benchmark the baseline to beat: a plain llama-index pipeline on the seeds (not a test).
 
     .venv/bin/python scripts/bench_baseline.py [--llm qwen2.5-coder-1.5b] [--limit N]
+    .venv/bin/python scripts/bench_baseline.py --replay bench-results/baseline.json
 
 Same seeds, embedder and LLM as the product (see rag/baseline.py), judged by the same
 `rag.evaluation.judge`. Prints a Markdown row in the columns of scripts/bench.py and writes the
-raw figures to bench-results/baseline.json.
+raw figures to bench-results/baseline.json. `--replay` re-judges the replies recorded in an
+earlier run (same retrieval, recorded timings) without the hour of generation on 2 cores, e.g.
+after a change to how replies are read in rag/baseline.py.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -25,7 +29,7 @@ from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
 from rag.errors import LLMError  # noqa: E402
 from rag.evaluation import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
-from rag.llms import get_llm  # noqa: E402
+from rag.llms import LLM, get_llm  # noqa: E402
 
 HEADER = (
     "| backend | correct + cited | refused (unanswerable) | wrongly refused | language "
@@ -40,22 +44,28 @@ def main() -> int:
     parser.add_argument("--questions", default=str(ROOT / "tests/data/questions.jsonl"))
     parser.add_argument("--limit", type=int, default=0, help="only the first N questions")
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    parser.add_argument("--replay", help="a baseline.json whose replies are judged again")
     args = parser.parse_args()
     questions = load_questions(args.questions)
     if args.limit:
         questions = questions[: args.limit]
     settings = Settings(corpus_dir=str(ROOT / "seeds"), llm=args.llm)
     embedder = get_embedder(settings.embedder)
-    llm = get_llm(settings.llm, settings)
+    replayed = json.loads(Path(args.replay).read_text("utf-8")) if args.replay else None
+    recorded = _recorded(replayed) if replayed else {}
+    llm = ReplayLLM(settings.llm, recorded) if recorded else get_llm(settings.llm, settings)
     started = time.perf_counter()
     baseline = build_baseline(settings.corpus_dir, embedder, llm, settings)
     build_seconds = time.perf_counter() - started
-    baseline.ask("Qui a dévoilé le plan ?")  # warm, as scripts/bench.py does
+    if not recorded:
+        baseline.ask("Qui a dévoilé le plan ?")  # warm, as scripts/bench.py does
     load_before = os.getloadavg()
     verdicts, details = [], []
     for item in questions:
         answer = ask(baseline, item["question"])
         verdict = judge(item, answer)
+        if recorded:  # the timings of the run that generated the replies
+            verdict.first_token, verdict.total = recorded[item["question"]][1:]
         verdicts.append(verdict)
         cited = [[source.n, source.doc_id] for source in answer.sources]
         details.append({"id": item["id"], "notice": answer.notice, "cited": cited})
@@ -67,11 +77,12 @@ def main() -> int:
     summary = summarise(verdicts)
     name = f"llama-index baseline ({settings.llm})"
     results = {
-        "date": time.strftime("%Y-%m-%d"),
+        "date": replayed["date"] if replayed else time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}",
         "embedder": settings.embedder,
         "llm": settings.llm,
+        "replayed_from": args.replay,
         "pipeline": {
             "index": "VectorStoreIndex, SentenceSplitter() defaults (1024 tokens, overlap 200)",
             "retriever": "default similarity_top_k=2",
@@ -84,7 +95,9 @@ def main() -> int:
             "build_seconds": round(build_seconds, 2),
         },
         # Other work on the machine slows llama.cpp a lot: compare timings at similar load.
-        "load_average_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "load_average_before_after": replayed["load_average_before_after"]
+        if replayed
+        else [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "answers": {
             name: {
                 "summary": summary,
@@ -100,6 +113,27 @@ def main() -> int:
     print(HEADER)
     print(row(name, summary))
     return 0
+
+
+class ReplayLLM(LLM):
+    """Gives, for each question, the final reply recorded in an earlier run."""
+
+    kind = "replay"
+
+    def __init__(self, name: str, recorded: dict[str, tuple[str, float, float]]) -> None:
+        self.name = name
+        self.recorded = recorded
+
+    def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
+        # The engine's prompt ends with "Query: <question>\nAnswer:", after its worked example.
+        question = re.findall(r"Query: (.*)\nAnswer:", messages[-1]["content"])[-1]
+        yield self.recorded[question][0]
+
+
+def _recorded(results: dict) -> dict[str, tuple[str, float, float]]:
+    """question -> (reply, first token, total) from a baseline.json."""
+    (data,) = results["answers"].values()
+    return {v["question"]: (v["answer"], v["first_token"], v["total"]) for v in data["verdicts"]}
 
 
 def ask(baseline: BaselinePipeline, question: str):
