@@ -161,3 +161,19 @@ def test_cli_eval_retrieval_with_the_default_embedder(tiny, capsys):
     assert record["documents"] == 4
     for result in record["results"]:
         assert result["questions"] == 5 and result["R@5"] == 1.0
+
+
+def test_hybrid_fuses_chunks_best_sentences_and_bm25(tiny, hashing_embedder, tmp_path):
+    """A paragraph first in all three rankings scores 3 / (RRF_K + 1): none is left out."""
+    from rag.retrieval import RRF_K, Retriever
+    from rag.store import build_index, load_index
+
+    dataset = load_squad(tiny)
+    build_index(dataset.documents, hashing_embedder, tmp_path / "index", 64, 8)
+    index = load_index(tmp_path / "index")
+    question = "Quelle ville est la capitale de la Zambie depuis 1964 ?"
+    top = Retriever(index, hashing_embedder).search(question, 3)[0]
+    assert top.chunk.doc_id == "p0002"
+    assert top.score == pytest.approx(3 / (RRF_K + 1))
+    dense_only = Retriever(index, hashing_embedder, mode="dense").search(question, 3)[0]
+    assert dense_only.score == pytest.approx(1 / (RRF_K + 1)) and dense_only.bm25_score is None
