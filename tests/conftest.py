@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,13 @@ from rag.embedders import Embedder
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
+
+
+def free_port() -> int:
+    """A port nothing listens on, for a test server on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class HashingEmbedder(Embedder):

@@ -7,7 +7,6 @@ The test run also takes the README's screenshots (docs/screenshots/).
 from __future__ import annotations
 
 import io
-import socket
 import time
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from playwright import sync_api
 
 from rag.config import Settings
 from rag.engine import make_pipeline
-from tests.conftest import ROOT, SEEDS
+from tests.conftest import ROOT, SEEDS, free_port
 from ui.app import SEED_EXAMPLES, build_app, launch
 
 pytestmark = pytest.mark.slow
@@ -27,11 +26,6 @@ SHOTS = ROOT / "docs" / "screenshots"
 WAIT_MS = 120_000  # one answer from the 1.5B model on a busy 2-core CPU, with room to spare
 ANSWER = "#chat .bot-row .message-content"
 COMPANIES = "Quelles entreprises mènent les avancées chinoises en intelligence artificielle ?"
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """The openai: backend against a real OpenAI-compatible server: llama.cpp's, on 127.0.0.1 (slow)."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,10 @@ from rag.config import Settings
 from rag.embedders import get_embedder
 from rag.engine import make_pipeline
 from rag.llms import get_llm
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, free_port
 
 pytestmark = pytest.mark.slow
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
