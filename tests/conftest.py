@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Stop a test server: politely, then for good after 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 class HashingEmbedder(Embedder):

@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.embedders import get_embedder
 from rag.engine import make_pipeline
 from rag.llms import get_llm
-from tests.conftest import SEEDS, free_port
+from tests.conftest import SEEDS, free_port, stop
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +59,7 @@ def server_url():
             raise AssertionError("llama_cpp.server did not start")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def test_streamed_structured_cited_answer_from_the_server(server_url, tmp_path):

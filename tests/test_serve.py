@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.conftest import ROOT, free_port, stop
 
 
 @pytest.fixture
@@ -47,11 +47,7 @@ def server(tmp_path):
             raise AssertionError("server did not start")
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
 
 
 def test_ask_api_returns_a_cited_answer(server):
