@@ -173,6 +173,21 @@ class BaselinePipeline:
         return to_answer(question, text, response.source_nodes, self.documents, self.model, timings)
 
 
+def ask_or_error(baseline: BaselinePipeline, question: str) -> Answer:
+    """The baseline's answer; a failed LLM call counts as an empty answer, not a crash."""
+    from rag.errors import LLMError
+
+    started = time.perf_counter()
+    try:
+        return baseline.ask(question)
+    except LLMError as exc:
+        seconds = time.perf_counter() - started
+        timings = {"retrieve": None, "first_token": seconds, "total": seconds}
+        answer = to_answer(question, "", [], baseline.documents, baseline.model, timings)
+        answer.notice = f"LLM error: {exc}"
+        return answer
+
+
 def build_baseline(
     corpus_dir: str | Path,
     embedder: Embedder,
@@ -273,4 +288,49 @@ def _source(n: int, node_with_score, documents: dict[str, Document]) -> Source:
         start,
         start + len(quote) if start >= 0 else -1,
         round(node_with_score.score or 0.0, 4),
+    )
+
+
+def baseline_retrieval(dataset, embedder: Embedder, progress: bool = True):
+    """The plain llama-index retriever on a SQuAD-format `Dataset`: `VectorStoreIndex` over the
+    paragraphs with the default `SentenceSplitter`, the same embedder, top 40 nodes collapsed
+    to documents and scored as `rag.benchmarks.evaluate_retrieval` scores ours."""
+    from tqdm import tqdm
+
+    from rag.benchmarks import (
+        CHUNKS_PER_QUESTION,
+        RetrievalScores,
+        _percentile,
+        document_ranking,
+        score_rankings,
+    )
+
+    started = time.perf_counter()
+    index = VectorStoreIndex.from_documents(
+        [
+            LlamaDocument(id_=d.doc_id, text=d.text, metadata={"doc_id": d.doc_id})
+            for d in dataset.documents
+        ],
+        embed_model=ProjectEmbedding(embedder),
+        transformations=[SentenceSplitter()],
+        show_progress=progress,
+    )
+    index_seconds = time.perf_counter() - started
+    retriever = index.as_retriever(similarity_top_k=CHUNKS_PER_QUESTION)
+    retriever.retrieve("warm-up")
+    rankings, timings = [], []
+    for question in tqdm(dataset.questions, desc="llama-index", unit="q", disable=not progress):
+        started = time.perf_counter()
+        nodes = retriever.retrieve(question.text)
+        timings.append(time.perf_counter() - started)
+        rankings.append(document_ranking([n.node.metadata["doc_id"] for n in nodes]))
+    recall, mrr = score_rankings(rankings, [q.doc_id for q in dataset.questions])
+    return RetrievalScores(
+        method="llama-index VectorStoreIndex",
+        questions=len(dataset.questions),
+        recall=recall,
+        mrr=mrr,
+        index_seconds=index_seconds,
+        query_ms_median=1000 * _percentile(timings, 50),
+        query_ms_p90=1000 * _percentile(timings, 90),
     )

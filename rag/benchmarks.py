@@ -239,8 +239,11 @@ def evaluate_answers(
     llm,
     corpus_dir: str | Path | None = None,
     progress: bool = True,
+    mode: str = "hybrid",
 ) -> tuple[dict, list]:
-    """Index the corpus in a temporary folder, answer every question, judge and summarise."""
+    """Index the corpus in a temporary folder, answer every question, judge and summarise.
+
+    `mode` picks the retriever (hybrid, dense or bm25) that feeds the evidence."""
     from tqdm import tqdm
 
     from rag.answer import AnswerPipeline
@@ -256,12 +259,12 @@ def evaluate_answers(
             settings.chunk_size,
             settings.chunk_overlap,
         )
-        retriever = Retriever(load_index(Path(work) / "index"), embedder)
+        retriever = Retriever(load_index(Path(work) / "index"), embedder, mode=mode)
         pipeline = AnswerPipeline(retriever, llm, settings)
         pipeline.ask("Qui a dévoilé le plan ?")  # warm: model loaded, prompt prefix cached
         verdicts = [
             judge(item, pipeline.ask(item["question"]))
-            for item in tqdm(questions, desc=llm.name, unit="q", disable=not progress)
+            for item in tqdm(questions, desc=f"{llm.name}, {mode}", unit="q", disable=not progress)
         ]
     return summarise(verdicts), verdicts
 

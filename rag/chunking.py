@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import asdict, dataclass
 
@@ -72,6 +73,37 @@ def locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
     pattern = r"\s+".join(re.escape(word) for word in piece.split())
     match = re.compile(pattern).search(text, cursor) or re.compile(pattern).search(text)
     return (match.start(), match.end()) if match else None
+
+
+# A section heading is a line of its own, short, without sentence punctuation ("Exemple",
+# "Point de vue pessimiste"); the document's first line is its title, not a heading.
+_HEADING = re.compile(r"^[^\n.!?:;,]{3,60}$")
+MAX_HEADING_WORDS = 8
+
+
+def section_headings(text: str) -> list[tuple[int, str]]:
+    """(offset, heading) for each section heading of a cleaned document, in order."""
+    headings = []
+    offset = 0
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if offset and _HEADING.match(stripped) and len(stripped.split()) <= MAX_HEADING_WORDS:
+            headings.append((offset, stripped))
+        offset += len(line) + 1
+    return headings
+
+
+def with_heading(text: str, start: int, end: int, headings: list[tuple[int, str]]) -> str:
+    """The sentence `text[start:end]` prefixed with the heading of its section, if any.
+
+    What a sentence means can hang on its section: "la Chine ... menace ouvertement Taiwan" is
+    the pessimistic view because it sits under "Point de vue pessimiste".
+    """
+    sentence = text[start:end]
+    position = bisect.bisect_right([offset for offset, _ in headings], start) - 1
+    if position < 0 or headings[position][1] == sentence:
+        return sentence
+    return f"{headings[position][1]} : {sentence}"
 
 
 # A sentence ends at . ! ? … (optionally followed by closing quotes or brackets) before

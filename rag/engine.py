@@ -95,8 +95,11 @@ def add_articles(
             continue
         if document.doc_id in corpus_ids:
             refused.append(
-                Skipped(name, f"{name}: an article named {path.stem} is already in the corpus; "
-                        "rename the file to add it.")
+                Skipped(
+                    name,
+                    f"{name}: an article named {path.stem} is already in the corpus; "
+                    "rename the file to add it.",
+                )
             )
             continue
         target.mkdir(parents=True, exist_ok=True)

@@ -45,7 +45,32 @@ class ExtractiveLLM(LLM):
         raise LLMError("The extractive backend does not generate text.")
 
 
-PROMPT_CACHE_BYTES = 1 << 30
+PROMPT_CACHE_ENTRIES = 4  # at most this many saved prompt states (one per prompt set in use)
+SAME_PROMPT_TOKENS = 32  # keys sharing this many first tokens come from the same prompt set
+
+
+def _prompt_cache(entries: int):
+    """llama-cpp-python's RAM cache, holding the latest state of each prompt set.
+
+    Its own bound counts only the llama.cpp state bytes, but each entry also holds a copy of
+    the logits buffer (n_batch x vocabulary floats: 311 MB for Qwen), so a byte-capped cache
+    grew a long-running process past 10 GB. The cache is here so that the French and the
+    English prompt prefixes both stay evaluated: a new state replaces the one of its own
+    prompt set, and the count is capped.
+    """
+    from llama_cpp import Llama, LlamaRAMCache
+
+    class PromptSetCache(LlamaRAMCache):
+        def __setitem__(self, key, value):
+            key = tuple(key)
+            for old in list(self.cache_state):
+                if Llama.longest_token_prefix(old, key) >= SAME_PROMPT_TOKENS:
+                    del self.cache_state[old]
+            super().__setitem__(key, value)
+            while len(self.cache_state) > entries:
+                self.cache_state.popitem(last=False)
+
+    return PromptSetCache()
 
 
 class LlamaCppLLM(LLM):
@@ -56,7 +81,7 @@ class LlamaCppLLM(LLM):
 
     def __init__(self, name: str, model_path: Path, threads: int = 0, context: int = 2048):
         try:
-            from llama_cpp import Llama, LlamaRAMCache
+            from llama_cpp import Llama
         except ImportError as exc:
             raise LLMError("GGUF models need `pip install llama-cpp-python`.") from exc
         if not Path(model_path).is_file():
@@ -75,7 +100,7 @@ class LlamaCppLLM(LLM):
             raise LLMError(f"llama.cpp could not load {model_path}: {exc}") from exc
         # Keeps the evaluated prompt prefix of each language's prompt set, so switching between
         # French and English questions does not re-evaluate the instructions.
-        self._llama.set_cache(LlamaRAMCache(capacity_bytes=PROMPT_CACHE_BYTES))
+        self._llama.set_cache(_prompt_cache(PROMPT_CACHE_ENTRIES))
         self._grammars: dict[str, object] = {}
 
     def _grammar(self, schema: dict):

@@ -24,10 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.baseline import BaselinePipeline, build_baseline, to_answer  # noqa: E402
+from rag.baseline import ask_or_error, build_baseline  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
-from rag.errors import LLMError  # noqa: E402
 from rag.evaluation import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
 from rag.llms import LLM, get_llm  # noqa: E402
 
@@ -62,7 +61,7 @@ def main() -> int:
     load_before = os.getloadavg()
     verdicts, details = [], []
     for item in questions:
-        answer = ask(baseline, item["question"])
+        answer = ask_or_error(baseline, item["question"])
         verdict = judge(item, answer)
         if recorded:  # the timings of the run that generated the replies
             verdict.first_token, verdict.total = recorded[item["question"]][1:]
@@ -134,19 +133,6 @@ def _recorded(results: dict) -> dict[str, tuple[str, float, float]]:
     """question -> (reply, first token, total) from a baseline.json."""
     (data,) = results["answers"].values()
     return {v["question"]: (v["answer"], v["first_token"], v["total"]) for v in data["verdicts"]}
-
-
-def ask(baseline: BaselinePipeline, question: str):
-    """The baseline's answer; a failed LLM call counts as an empty answer, not a crash."""
-    started = time.perf_counter()
-    try:
-        return baseline.ask(question)
-    except LLMError as exc:
-        seconds = time.perf_counter() - started
-        timings = {"retrieve": None, "first_token": seconds, "total": seconds}
-        answer = to_answer(question, "", [], baseline.documents, baseline.model, timings)
-        answer.notice = f"LLM error: {exc}"
-        return answer
 
 
 def row(name: str, s: dict) -> str:

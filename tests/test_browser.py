@@ -80,9 +80,7 @@ def ask(page, question: str) -> list[str]:
     raise AssertionError(f"no answer to {question!r} within {WAIT_MS} ms; saw {seen[-1:]}")
 
 
-def test_french_question_streams_a_cited_answer_whose_citation_opens_the_passage(
-    browser, app_url
-):
+def test_french_question_streams_a_cited_answer_whose_citation_opens_the_passage(browser, app_url):
     page = open_page(browser, app_url, "fr-FR")
     assert page.get_by_role("button", name="Envoyer").is_visible()  # French labels
     shown = ask(page, "Avec quel pays africain la Chine s'est-elle associée ?")
@@ -106,9 +104,7 @@ def test_french_question_streams_a_cited_answer_whose_citation_opens_the_passage
     page.close()
 
 
-def test_english_question_gets_an_english_answer_and_refusals_look_like_refusals(
-    browser, app_url
-):
+def test_english_question_gets_an_english_answer_and_refusals_look_like_refusals(browser, app_url):
     page = open_page(browser, app_url, "en-US")
     assert page.get_by_role("button", name="Send").is_visible()  # English labels
     answer = ask(page, "Which African country did China partner with for its AI plan?")[-1]

@@ -37,3 +37,21 @@ def test_sentence_spans():
         "Titre de section",
         "Fin « citée ». Ok.",
     ]
+
+
+def test_sentences_carry_their_section_heading():
+    from rag.chunking import section_headings, with_heading
+
+    text = (
+        "Titre de l'article\n\nIntro sans section.\n\nPoint de vue pessimiste\n\n"
+        "La Chine menace ouvertement Taiwan. Une autre phrase.\n"
+    )
+    headings = section_headings(text)
+    assert [h for _, h in headings] == ["Point de vue pessimiste"]
+    taiwan = text.index("La Chine")
+    end = text.index(".", taiwan) + 1
+    assert with_heading(text, taiwan, end, headings) == (
+        "Point de vue pessimiste : La Chine menace ouvertement Taiwan."
+    )
+    intro = text.index("Intro")
+    assert with_heading(text, intro, intro + 19, headings) == "Intro sans section."

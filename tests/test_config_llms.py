@@ -68,3 +68,21 @@ def test_missing_part_package_says_what_to_install(monkeypatch, tmp_path):
 )
 def test_question_language(question, expected):
     assert detect_language(question) == expected
+
+
+def test_prompt_cache_keeps_one_state_per_prompt_set():
+    from types import SimpleNamespace
+
+    from rag.llms import _prompt_cache
+
+    cache = _prompt_cache(entries=3)
+    french, english = list(range(100)), list(range(1000, 1100))
+    for extra in range(5):  # five French answers: each replaces the previous French state
+        cache[french + [extra]] = SimpleNamespace(llama_state_size=1, n=extra)
+    cache[english + [7]] = SimpleNamespace(llama_state_size=1, n="en")
+    assert len(cache.cache_state) == 2
+    assert cache[french + [9, 9]].n == 4  # the latest French state is still there
+    assert cache[english + [1]].n == "en"
+    for start in range(5):  # unrelated prompts: the count stays capped
+        cache[[5000 * (start + 1)] * 40] = SimpleNamespace(llama_state_size=1, n=start)
+    assert len(cache.cache_state) == 3

@@ -19,7 +19,6 @@ from tests.conftest import SEEDS, free_port, stop
 pytestmark = pytest.mark.slow
 
 
-
 @pytest.fixture(scope="module")
 def server_url():
     settings = Settings()
