@@ -207,9 +207,10 @@ class _Builder:
     def from_model(self, raw: str, embedder) -> Answer:
         try:
             reply = json.loads(raw)
+            passages = tuple(e.text for e in self.evidence)
             proposed = [
                 Sentence(
-                    with_answer(str(s["text"]).strip(), str(s.get("answer", "")).strip()),
+                    with_answer(str(s["text"]).strip(), str(s.get("answer", "")).strip(), passages),
                     [int(n) for n in s.get("sources", [])],
                 )
                 for s in reply.get("sentences", [])

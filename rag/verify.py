@@ -81,16 +81,47 @@ def supporting_sources(sentence: str, vector, cited: list[int], evidence) -> lis
     return kept or [max(candidates, key=candidates.get)]
 
 
-def with_answer(text: str, answer: str) -> str:
-    """The sentence, completed with the short answer when the model left it out of the sentence."""
+def with_answer(text: str, answer: str, passages: tuple[str, ...] = ()) -> str:
+    """The sentence, completed with the short answer when the model left it out of the sentence.
+
+    When the sentence is a copy of a passage that does not hold the answer (the 1.5B model
+    once answered "guerre froide technologique" from [1] and then copied [3] as its sentence),
+    the sentence says something else: the answer alone replaces it.
+    """
     if not answer:
         return text
+    if copies_another_passage(text, answer, passages):
+        answer = answer.strip(" .")
+        return f"{answer[:1].upper()}{answer[1:]}."
     missing_numbers = numbers(answer) - numbers(text)
     text_keys = {_key(w) for w in _WORD.findall(text)}
     missing_names = {k for k in names("x " + answer) - text_keys if len(k) > 2}
     if not missing_numbers and not missing_names:
         return text
     return f"{text.rstrip(' .')} : {answer}."
+
+
+COPY_OVERLAP = 0.7  # share of a sentence's stemmed words found in a passage it was copied from
+
+
+def copies_another_passage(text: str, answer: str, passages: tuple[str, ...]) -> bool:
+    """Whether `text` restates a passage without the answer while another passage holds it.
+
+    Lexical on purpose: a sentence translated into the question's language shares few stemmed
+    words with any passage, so this never fires on a translation.
+    """
+    answer_terms, text_terms, *passage_terms = (
+        set(words) for words in bm25_tokenize([answer, text, *passages], ids=False)
+    )
+    if (
+        not answer_terms
+        or not text_terms
+        or len(answer_terms & text_terms) >= len(answer_terms) / 2
+    ):
+        return False
+    holders = [len(answer_terms & terms) >= len(answer_terms) / 2 for terms in passage_terms]
+    copied = [len(text_terms & terms) >= COPY_OVERLAP * len(text_terms) for terms in passage_terms]
+    return any(holders) and any(copied) and not any(h and c for h, c in zip(holders, copied))
 
 
 # What kind of answer a question asks for. Hand-written patterns, French and English: a "when"
