@@ -103,31 +103,106 @@ class LlamaCppLLM(LLM):
         self._llama.set_cache(_prompt_cache(PROMPT_CACHE_ENTRIES))
         self._grammars: dict[str, object] = {}
 
-    def _grammar(self, schema: dict):
+    def _grammar(self, schema: dict, after_prefix: bool = False):
         from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
 
         key = json.dumps(schema, sort_keys=True)
-        if key not in self._grammars:
-            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
-        return self._grammars[key]
+        if (key, after_prefix) not in self._grammars:
+            gbnf = json_schema_to_gbnf(key)
+            if after_prefix:
+                gbnf = continuation_grammar(gbnf, schema)
+            self._grammars[key, after_prefix] = (
+                LlamaGrammar.from_string(gbnf, verbose=False) if gbnf else None
+            )
+        return self._grammars[key, after_prefix]
+
+    def _template(self):
+        """The model's own chat template (GGUF metadata), to write the prompt ourselves."""
+        if not hasattr(self, "_formatter"):
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self._llama.metadata.get("tokenizer.chat_template")
+            llama = self._llama
+            special = [llama.token_eos(), llama.token_bos()]
+            eos, bos = (llama._model.token_get_text(t) if t >= 0 else "" for t in special)
+            self._formatter = (
+                Jinja2ChatFormatter(template, eos, bos, stop_token_ids=[special[0]])
+                if template
+                else None
+            )
+        return self._formatter
 
     def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
-        grammar = self._grammar(schema) if schema else None
+        prefix = forced_prefix(schema) if schema else None
+        grammar = self._grammar(schema, after_prefix=True) if prefix else None
+        template = self._template() if grammar else None
         with self._lock:
             try:
-                chunks = self._llama.create_chat_completion(
-                    messages=messages,
+                if template is None:
+                    yield from self._chat(messages, schema, temperature, max_tokens)
+                    return
+                # The reply's fixed opening is written into the prompt instead of being
+                # generated one constrained token at a time: 4 tokens, ~0.25 s less to the
+                # first word of the answer on 2 cores.
+                formatted = template(messages=messages)
+                chunks = self._llama.create_completion(
+                    formatted.prompt + prefix,
                     grammar=grammar,
                     stream=True,
                     temperature=temperature,
                     max_tokens=max_tokens,
+                    stop=formatted.stop,
                 )
+                yield prefix
                 for chunk in chunks:
-                    piece = chunk["choices"][0]["delta"].get("content")
+                    piece = chunk["choices"][0]["text"]
                     if piece:
                         yield piece
             except (RuntimeError, ValueError) as exc:
                 raise LLMError(f"llama.cpp failed: {exc}") from exc
+
+    def _chat(self, messages, schema, temperature, max_tokens):
+        chunks = self._llama.create_chat_completion(
+            messages=messages,
+            grammar=self._grammar(schema) if schema else None,
+            stream=True,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+        for chunk in chunks:
+            piece = chunk["choices"][0]["delta"].get("content")
+            if piece:
+                yield piece
+
+
+def forced_prefix(schema: dict) -> str | None:
+    """The text every reply to `schema` starts with, when its root is an object holding one
+    required array (the answer schema: `{"sentences": [`); else None."""
+    properties = schema.get("properties", {})
+    if schema.get("type") != "object" or list(properties) != schema.get("required"):
+        return None
+    if len(properties) != 1:
+        return None
+    ((name, value),) = properties.items()
+    return f'{{"{name}": [' if value.get("type") == "array" else None
+
+
+def continuation_grammar(gbnf: str, schema: dict) -> str | None:
+    """The grammar of what follows `forced_prefix(schema)`: the array's items, then `]}`.
+
+    Rewrites the root of llama.cpp's JSON-schema grammar, whose array rule is named after the
+    property (`sentences ::= "[" space (...)? "]" space`); None if it is not found.
+    (Hand-written: llama-cpp-python has no way to constrain a reply that starts in the prompt.)
+    """
+    (name,) = schema["properties"]
+    opening = f'{name} ::= "[" space '
+    rules = [line for line in gbnf.splitlines() if not line.startswith("root ::= ")]
+    array = [line for line in rules if line.startswith(opening)]
+    if len(array) != 1:
+        return None
+    rest = array[0][len(opening) :]
+    return "\n".join([f'root ::= space {rest} "}}" space', *rules])
 
 
 class OpenAICompatibleLLM(LLM):

@@ -86,3 +86,22 @@ def test_prompt_cache_keeps_one_state_per_prompt_set():
     for start in range(5):  # unrelated prompts: the count stays capped
         cache[[5000 * (start + 1)] * 40] = SimpleNamespace(llama_state_size=1, n=start)
     assert len(cache.cache_state) == 3
+
+
+def test_the_reply_opening_goes_into_the_prompt_and_the_grammar_constrains_the_rest():
+    import json
+
+    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    from rag.llms import continuation_grammar, forced_prefix
+    from rag.prompts import answer_schema
+
+    schema = answer_schema(3)
+    assert forced_prefix(schema) == '{"sentences": ['
+    grammar = continuation_grammar(json_schema_to_gbnf(json.dumps(schema)), schema)
+    assert grammar.splitlines()[0].startswith("root ::= space (sentences-item")
+    assert grammar.splitlines()[0].endswith('"]" space "}" space')
+    LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp parses it
+    assert forced_prefix({"type": "object", "properties": {"a": {"type": "string"}}}) is None
+    assert continuation_grammar('root ::= "x"', schema) is None
