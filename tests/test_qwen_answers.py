@@ -12,9 +12,9 @@ from tests.conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
 
-MIN_CORRECT_AND_CITED = 0.7
-MIN_REFUSED = 0.85
-MIN_LANGUAGE = 0.9
+MIN_CORRECT_AND_CITED = 0.85  # measured 0.93 (26/28); the target of DESIGN.md is 0.9
+MIN_REFUSED = 0.9  # measured 1.0 (12/12)
+MIN_LANGUAGE = 0.95  # measured 1.0
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,8 @@ def test_seed_questions_with_the_default_model(pipeline, questions):
     failures = [f"{v.id}: {v.question} -> {v.answer}" for v in verdicts if not v.passed]
     print("\n".join(failures))
     # Regression floors, a little under the figures measured and reported in the README
-    # (the targets of DESIGN.md are 0.9 for each; see README "Answer quality" for the gap).
+    # ("Measured"): two answerable questions of margin, so that one flipped answer on another
+    # CPU does not fail the build while a real regression does.
     assert summary["correct_and_cited"] >= MIN_CORRECT_AND_CITED, failures
     assert summary["refused_unanswerable"] >= MIN_REFUSED, failures
     assert summary["language_match"] >= MIN_LANGUAGE, failures
