@@ -7,7 +7,9 @@ Labels follow the browser's language (French or English) through Gradio's own I1
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from ui.labels import ADD_TO_BRIEFING, I18N
 from ui.render import chat_message, sources_panel
 
 HERE = Path(__file__).resolve().parent
+STALE_BRIEFING_SECONDS = 3600  # written briefing files older than this are deleted
 SEED_EXAMPLES = [  # shown when the app serves the seed articles
     "Avec quel pays africain la Chine s'est-elle associée ?",
     "Who is the Chinese foreign minister who launched the plan?",
@@ -35,6 +38,17 @@ def build_app(
 ) -> gr.Blocks:
     """The chat, its sources, the briefing note, uploads, settings, and the `/ask` API."""
     t = I18N
+    # Briefing files are written here, one folder per request; Gradio serves copies from its
+    # own cache (cleaned by `delete_cache` below), so old folders are removed as new ones come,
+    # and the whole directory when the app goes away.
+    briefings = tempfile.TemporaryDirectory(prefix="rag-briefings-")
+
+    def briefing_folder() -> Path:
+        root = Path(briefings.name)
+        for old in root.iterdir():
+            if time.time() - old.stat().st_mtime > STALE_BRIEFING_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=root))
 
     def choose_llm(name: str):
         if not name or name == pipeline.llm.name:
@@ -94,7 +108,7 @@ def build_app(
             return t("briefing_empty"), hidden, hidden
         answers = [Answer.from_dict(r) for r in note]
         language = answers[0].language
-        folder = Path(tempfile.mkdtemp(prefix="briefing-"))
+        folder = briefing_folder()
         name = f"briefing-{date.today().isoformat()}"
         markdown = write_briefing(answers, folder / f"{name}.md", language=language)
         word = write_briefing(answers, folder / f"{name}.docx", language=language)
@@ -124,7 +138,10 @@ def build_app(
     def ask(question: str, model: str = "") -> dict:
         return pipeline.ask(question, llm=choose_llm(model)).to_dict()
 
-    with gr.Blocks(title="Articles — réponses citées / cited answers") as app:
+    with gr.Blocks(
+        title="Articles — réponses citées / cited answers",
+        delete_cache=(STALE_BRIEFING_SECONDS, STALE_BRIEFING_SECONDS),
+    ) as app:
         answers = gr.State({})  # chat message index -> answer record
         note = gr.State([])  # answer records in the briefing, in order
         gr.Markdown(t("header"))
