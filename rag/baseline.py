@@ -27,7 +27,7 @@ from rag.answer import Answer, Sentence, Source
 from rag.config import Settings
 from rag.corpus import Document, load_corpus
 from rag.embedders import Embedder
-from rag.errors import ConfigError
+from rag.errors import ConfigError, LLMError
 from rag.language import detect_language
 from rag.llms import LLM
 
@@ -175,8 +175,6 @@ class BaselinePipeline:
 
 def ask_or_error(baseline: BaselinePipeline, question: str) -> Answer:
     """The baseline's answer; a failed LLM call counts as an empty answer, not a crash."""
-    from rag.errors import LLMError
-
     started = time.perf_counter()
     try:
         return baseline.ask(question)
@@ -297,13 +295,7 @@ def baseline_retrieval(dataset, embedder: Embedder, progress: bool = True):
     to documents and scored as `rag.benchmarks.evaluate_retrieval` scores ours."""
     from tqdm import tqdm
 
-    from rag.benchmarks import (
-        CHUNKS_PER_QUESTION,
-        RetrievalScores,
-        _percentile,
-        document_ranking,
-        score_rankings,
-    )
+    from rag.benchmarks import CHUNKS_PER_QUESTION, RetrievalScores, document_ranking
 
     started = time.perf_counter()
     index = VectorStoreIndex.from_documents(
@@ -324,13 +316,6 @@ def baseline_retrieval(dataset, embedder: Embedder, progress: bool = True):
         nodes = retriever.retrieve(question.text)
         timings.append(time.perf_counter() - started)
         rankings.append(document_ranking([n.node.metadata["doc_id"] for n in nodes]))
-    recall, mrr = score_rankings(rankings, [q.doc_id for q in dataset.questions])
-    return RetrievalScores(
-        method="llama-index VectorStoreIndex",
-        questions=len(dataset.questions),
-        recall=recall,
-        mrr=mrr,
-        index_seconds=index_seconds,
-        query_ms_median=1000 * _percentile(timings, 50),
-        query_ms_p90=1000 * _percentile(timings, 90),
+    return RetrievalScores.from_rankings(
+        "llama-index VectorStoreIndex", dataset.questions, rankings, timings, index_seconds
     )

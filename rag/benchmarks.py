@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from rag.config import Settings
 from rag.corpus import Document, detect_document_language
 from rag.embedders import Embedder
 from rag.errors import ConfigError
+from rag.evaluation import percentile
 from rag.retrieval import MODES, Retriever
 from rag.store import build_index, load_index
 
@@ -59,6 +59,27 @@ class RetrievalScores:
     index_seconds: float = 0.0
     query_ms_median: float = 0.0
     query_ms_p90: float = 0.0
+
+    @classmethod
+    def from_rankings(
+        cls,
+        method: str,
+        questions: Sequence[Question],
+        rankings: Sequence[Sequence[str]],
+        seconds: Sequence[float],
+        index_seconds: float,
+    ) -> RetrievalScores:
+        """Scores of one method's document rankings, with its per-question seconds."""
+        recall, mrr = score_rankings(rankings, [q.doc_id for q in questions])
+        return cls(
+            method=method,
+            questions=len(questions),
+            recall=recall,
+            mrr=mrr,
+            index_seconds=index_seconds,
+            query_ms_median=1000 * percentile(seconds, 50),
+            query_ms_p90=1000 * percentile(seconds, 90),
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -181,17 +202,9 @@ def evaluate_retrieval(
                 search_seconds = time.perf_counter() - started
                 timings.append(search_seconds + (embed_seconds if method != "bm25" else 0.0))
                 rankings.append(document_ranking([hit.chunk.doc_id for hit in hits]))
-            gold = [q.doc_id for q in dataset.questions]
-            recall, mrr = score_rankings(rankings, gold)
             results.append(
-                RetrievalScores(
-                    method=method,
-                    questions=len(dataset.questions),
-                    recall=recall,
-                    mrr=mrr,
-                    index_seconds=report.seconds,
-                    query_ms_median=1000 * _percentile(timings, 50),
-                    query_ms_p90=1000 * _percentile(timings, 90),
+                RetrievalScores.from_rankings(
+                    method, dataset.questions, rankings, timings, report.seconds
                 )
             )
     return results
@@ -267,14 +280,6 @@ def evaluate_answers(
             for item in tqdm(questions, desc=f"{llm.name}, {mode}", unit="q", disable=not progress)
         ]
     return summarise(verdicts), verdicts
-
-
-def _percentile(values: Sequence[float], percent: int) -> float:
-    if not values:
-        return 0.0
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
 def answers_table(name: str, summary: dict) -> str:

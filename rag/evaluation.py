@@ -83,19 +83,20 @@ def summarise(verdicts: list[Verdict]) -> dict:
         "refused_unanswerable": rate(unanswerable, lambda v: v.refused),
         "wrongly_refused": rate(answerable, lambda v: v.refused),
         "language_match": rate(verdicts, lambda v: v.language_ok),
-        "first_token_median": _percentile([v.first_token for v in verdicts], 50),
-        "first_token_p90": _percentile([v.first_token for v in verdicts], 90),
-        "total_median": _percentile([v.total for v in verdicts], 50),
-        "total_p90": _percentile([v.total for v in verdicts], 90),
+        "first_token_median": round(percentile([v.first_token for v in verdicts], 50), 3),
+        "first_token_p90": round(percentile([v.first_token for v in verdicts], 90), 3),
+        "total_median": round(percentile([v.total for v in verdicts], 50), 3),
+        "total_p90": round(percentile([v.total for v in verdicts], 90), 3),
     }
 
 
-def _percentile(values: list[float], percent: int) -> float:
+def percentile(values, percent: int) -> float:
+    """The `percent`th percentile (inclusive method); 0 for no values."""
     if not values:
         return 0.0
     if len(values) == 1:
-        return round(values[0], 3)
-    return round(statistics.quantiles(values, n=100, method="inclusive")[percent - 1], 3)
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
 def verdicts_to_json(verdicts: list[Verdict]) -> list[dict]:

@@ -102,6 +102,7 @@ class LlamaCppLLM(LLM):
         # French and English questions does not re-evaluate the instructions.
         self._llama.set_cache(_prompt_cache(PROMPT_CACHE_ENTRIES))
         self._grammars: dict[str, object] = {}
+        self._template = _chat_template(self._llama)
 
     def _grammar(self, schema: dict, after_prefix: bool = False):
         from llama_cpp import LlamaGrammar
@@ -117,26 +118,10 @@ class LlamaCppLLM(LLM):
             )
         return self._grammars[key, after_prefix]
 
-    def _template(self):
-        """The model's own chat template (GGUF metadata), to write the prompt ourselves."""
-        if not hasattr(self, "_formatter"):
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            template = self._llama.metadata.get("tokenizer.chat_template")
-            llama = self._llama
-            special = [llama.token_eos(), llama.token_bos()]
-            eos, bos = (llama._model.token_get_text(t) if t >= 0 else "" for t in special)
-            self._formatter = (
-                Jinja2ChatFormatter(template, eos, bos, stop_token_ids=[special[0]])
-                if template
-                else None
-            )
-        return self._formatter
-
     def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
         prefix = forced_prefix(schema) if schema else None
         grammar = self._grammar(schema, after_prefix=True) if prefix else None
-        template = self._template() if grammar else None
+        template = self._template if grammar else None
         with self._lock:
             try:
                 if template is None:
@@ -174,6 +159,19 @@ class LlamaCppLLM(LLM):
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
+
+
+def _chat_template(llama):
+    """The model's own chat template (GGUF metadata), to write the prompt ourselves; None
+    when the file has none. Special-token texts are read as `Llama.__init__` reads them."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    eos_id, bos_id = llama.token_eos(), llama.token_bos()
+    eos, bos = (llama._model.token_get_text(t) if t >= 0 else "" for t in (eos_id, bos_id))
+    return Jinja2ChatFormatter(template, eos, bos, stop_token_ids=[eos_id])
 
 
 def forced_prefix(schema: dict) -> str | None:

@@ -25,16 +25,10 @@ from rag.answer import AnswerPipeline  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
 from rag.engine import ingest  # noqa: E402
-from rag.evaluation import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
+from rag.evaluation import judge, load_questions, percentile, summarise, verdicts_to_json  # noqa: E402
 from rag.llms import get_llm  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
 from rag.store import load_index  # noqa: E402
-
-
-def percentile(values, percent):
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.evaluation import percentile  # noqa: E402
 from rag.retrieval import CANDIDATES  # noqa: E402
 from rag.store import make_faiss_index  # noqa: E402
 
@@ -112,12 +113,6 @@ def _proc_status(field: str) -> float:
         if line.startswith(field + ":"):
             return float(line.split()[1])  # kB
     return 0.0
-
-
-def percentile(values, percent):
-    if len(values) < 2:
-        return values[0] if values else 0.0
-    return statistics.quantiles(values, n=100, method="inclusive")[percent - 1]
 
 
 def time_searches(index, queries: np.ndarray, depth: int) -> tuple[list[float], list]:
