@@ -21,6 +21,7 @@ from rag.corpus import Document, detect_document_language
 from rag.embedders import Embedder
 from rag.errors import ConfigError
 from rag.evaluation import percentile
+from rag.llms import LLM
 from rag.retrieval import MODES, Retriever
 from rag.store import build_index, load_index
 
@@ -302,3 +303,45 @@ def answers_table(name: str, summary: dict) -> str:
     lines = [f"{name}: {summary['questions']} questions", "", "| measure | value |", "|---|---|"]
     lines += [f"| {label} | {value} |" for label, value in rows]
     return "\n".join(lines)
+
+
+class RecordedLLM(LLM):
+    """Wraps an LLM and keeps each reply on disk, keyed by everything the reply depends on.
+
+    For tuning what happens *after* the model (answer checks, refusal rules): a re-run with the
+    same prompts replays the recorded replies at once instead of minutes of CPU. Only for
+    measurements at temperature 0, where a prompt always gets the same reply; replayed answers
+    have no meaningful timings.
+    """
+
+    def __init__(self, llm, path: str | Path) -> None:
+        self.llm = llm
+        self.name = llm.name
+        self.kind = llm.kind
+        self.path = Path(path)
+        self.replies: dict[str, str] = {}
+        self.replayed = 0
+        self.last_reply: str | None = None
+        if self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                if line.strip():
+                    record = json.loads(line)
+                    self.replies[record["key"]] = record["reply"]
+
+    def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
+        key = hashlib.sha256(
+            json.dumps([self.name, messages, schema, temperature, max_tokens]).encode()
+        ).hexdigest()
+        if key in self.replies:
+            self.replayed += 1
+            self.last_reply = self.replies[key]
+            yield self.replies[key]
+            return
+        reply = ""
+        for piece in self.llm.stream(messages, schema, temperature, max_tokens):
+            reply += piece
+            yield piece
+        self.replies[key] = self.last_reply = reply
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"key": key, "reply": reply}, ensure_ascii=False) + "\n")

@@ -96,8 +96,31 @@ def build_parser() -> argparse.ArgumentParser:
     answers = measures.add_parser(
         "answers", parents=[common], help="answer quality and latency on a question set"
     )
-    answers.add_argument("--questions", required=True, help="JSON lines, as tests/data/")
+    source = answers.add_mutually_exclusive_group(required=True)
+    source.add_argument("--questions", help="JSON lines, as tests/data/ (on --corpus)")
+    source.add_argument(
+        "--dataset", help="SQuAD-format JSON (e.g. PIAF): its articles are the corpus"
+    )
     answers.add_argument("--corpus", help="article folder to index (default seeds/)")
+    answers.add_argument(
+        "--split",
+        choices=["dev", "test", "both"],
+        default="both",
+        help="with --dataset: the dev split (tune on it), the test split (report it), or both",
+    )
+    answers.add_argument(
+        "--limit", type=int, help="with --dataset: the first N answerable questions per split"
+    )
+    answers.add_argument(
+        "--work-dir",
+        default=".eval",
+        help="with --dataset: where its corpus and index are kept between runs (default .eval/)",
+    )
+    answers.add_argument(
+        "--record",
+        help="keep the LLM's replies in this file and replay them when the prompt is the same "
+        "(for tuning the answer checks; timings of replayed answers mean nothing)",
+    )
     answers.add_argument("--json", action="store_true", help="print JSON")
     answers.set_defaults(handler=cmd_eval_answers)
 
@@ -291,26 +314,49 @@ def cmd_eval_retrieval(args, settings: Settings) -> int:
 
 
 def cmd_eval_answers(args, settings: Settings) -> int:
-    from rag.benchmarks import answers_table, evaluate_answers
+    from rag.benchmarks import RecordedLLM, answers_table, evaluate_answers
     from rag.embedders import get_embedder
     from rag.evaluation import load_questions, verdicts_to_json
     from rag.llms import get_llm
 
-    questions = load_questions(args.questions)
     llm = get_llm(settings.llm, settings)
-    summary, verdicts = evaluate_answers(
-        questions,
-        settings,
-        get_embedder(settings.embedder),
-        llm,
-        corpus_dir=args.corpus,
-        progress=sys.stderr.isatty(),
-    )
+    if args.record:
+        llm = RecordedLLM(llm, args.record)
+    embedder = get_embedder(settings.embedder)
+    progress = sys.stderr.isatty()
+    if args.dataset:
+        from rag.squad_answers import SPLITS, evaluate_dataset_answers
+
+        splits = SPLITS if args.split == "both" else (args.split,)
+        results = evaluate_dataset_answers(
+            args.dataset,
+            settings,
+            embedder,
+            llm,
+            Path(args.work_dir) / Path(args.dataset).stem,
+            splits,
+            args.limit,
+            progress,
+        )
+    else:
+        questions = load_questions(args.questions)
+        results = {
+            Path(args.questions).stem: evaluate_answers(
+                questions, settings, embedder, llm, corpus_dir=args.corpus, progress=progress
+            )
+        }
     if args.json:
-        record = {"llm": llm.name, "summary": summary, "verdicts": verdicts_to_json(verdicts)}
+        record = {
+            "llm": llm.name,
+            "results": {
+                name: {"summary": summary, "verdicts": verdicts_to_json(verdicts)}
+                for name, (summary, verdicts) in results.items()
+            },
+        }
         print(json.dumps(record, ensure_ascii=False, indent=1))
     else:
-        print(answers_table(llm.name, summary))
+        for name, (summary, _verdicts) in results.items():
+            print(answers_table(f"{name}, {llm.name}", summary) + "\n")
     return 0
 
 

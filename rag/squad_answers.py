@@ -1,0 +1,201 @@
+"""End-to-end answers on a SQuAD-format dataset (PIAF): articles in, cited answers judged.
+
+The dataset's whole articles are the corpus, one file per article (title, then paragraphs).
+A few whole articles are held out of the corpus: their questions must be refused. Articles are
+split once, by a hash of their title, into a **dev** half (to tune on) and a **test** half
+(reported, never tuned on); each half has its own answerable questions and held-out articles,
+and both halves share one corpus, so every question searches the same 171 articles.
+
+Scores (see `rag.evaluation.judge`): correct = a gold answer, case- and accent-folded, appears in
+the answer; correct + cited = and a cited passage comes from the gold article; wrongly refused;
+held-out refused; answer language.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.errors import ConfigError
+
+SPLITS = ("dev", "test")
+SPLIT_SALT = "piaf-split-1"  # changing it draws other splits: never change it to tune
+HELD_OUT_ARTICLES = 10  # per split: whole articles left out of the corpus
+ANSWERABLE_QUESTIONS = 100  # per split, sampled from the split's indexed articles
+HELD_OUT_QUESTIONS = 30  # per split, sampled from its held-out articles
+SAMPLE_SEED = 0
+
+
+@dataclass(frozen=True)
+class Article:
+    doc_id: str
+    title: str
+    paragraphs: tuple[str, ...]
+    questions: tuple[tuple[str, str, tuple[str, ...]], ...]  # (id, question, answers)
+
+
+@dataclass(frozen=True)
+class Split:
+    """The corpus (indexed articles) and each split's questions, in the question-set format."""
+
+    corpus: list[Article]
+    questions: dict[str, list[dict]]  # split name -> items for `rag.evaluation.judge`
+
+
+def load_articles(path: str | Path) -> list[Article]:
+    """One `Article` per SQuAD article, with a stable id (`piaf-001`, in file order)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path} is not a readable SQuAD-format file ({exc}): give a JSON file with "
+            '{"data": [{"title", "paragraphs": [{"context", "qas": [...]}]}]}.'
+        ) from exc
+    articles = []
+    for number, article in enumerate(data, 1):
+        # Wikipedia titles come with markup: "<i>Terminator 2 : Le Jugement dernier</i>".
+        title = " ".join(html.unescape(re.sub(r"<[^>]+>", "", article.get("title", ""))).split())
+        paragraphs, questions = [], []
+        for paragraph in article.get("paragraphs", []):
+            text = paragraph.get("context", "").strip()
+            if not text:
+                continue
+            paragraphs.append(text)
+            for qa in paragraph.get("qas", []):
+                answers = tuple(a["text"].strip() for a in qa.get("answers", []) if a.get("text"))
+                if qa.get("question", "").strip() and answers:
+                    questions.append((str(qa.get("id")), qa["question"].strip(), answers))
+        if paragraphs:
+            doc_id = f"piaf-{number:03d}"
+            articles.append(Article(doc_id, title or doc_id, tuple(paragraphs), tuple(questions)))
+    return articles
+
+
+def split_articles(
+    articles: list[Article],
+    answerable: int = ANSWERABLE_QUESTIONS,
+    held_out_questions: int = HELD_OUT_QUESTIONS,
+    held_out_articles: int = HELD_OUT_ARTICLES,
+) -> Split:
+    """The fixed dev/test split: by title hash, alternately; the first few of each held out."""
+    ordered = sorted(
+        articles, key=lambda a: hashlib.sha256((SPLIT_SALT + a.title).encode()).digest()
+    )
+    halves = {"dev": ordered[0::2], "test": ordered[1::2]}
+    corpus, questions = [], {}
+    for name, half in halves.items():
+        held_out, indexed = half[:held_out_articles], half[held_out_articles:]
+        corpus += indexed
+        rng = random.Random(f"{SAMPLE_SEED}-{name}")
+        asked = _sample(rng, [_item(a, q, True) for a in indexed for q in a.questions], answerable)
+        refused = _sample(
+            rng, [_item(a, q, False) for a in held_out for q in a.questions], held_out_questions
+        )
+        questions[name] = asked + refused
+    corpus.sort(key=lambda a: a.doc_id)
+    return Split(corpus, questions)
+
+
+def _sample(rng: random.Random, items: list[dict], count: int) -> list[dict]:
+    return rng.sample(items, count) if count < len(items) else items
+
+
+def _item(article: Article, question: tuple, answerable: bool) -> dict:
+    qa_id, text, answers = question
+    return {
+        "id": f"{article.doc_id}-{qa_id}",
+        "question": text,
+        "language": "fr",
+        "answerable": answerable,
+        # A held-out question has no article in the corpus: any answer to it is wrong.
+        "doc_ids": [article.doc_id] if answerable else [],
+        "answer_any": list(answers) if answerable else [],
+        "evidence_any": [],  # any passage of the gold article counts as a citation
+        "title": article.title,
+    }
+
+
+def write_corpus(articles: list[Article], folder: str | Path) -> Path:
+    """One text file per article: the title line, then its paragraphs; stale files removed."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    wanted = {f"{a.doc_id}.txt": a for a in articles}
+    for path in folder.glob("*.txt"):
+        if path.name not in wanted:
+            path.unlink()
+    for name, article in wanted.items():
+        text = "\n\n".join([article.title, *article.paragraphs]) + "\n"
+        path = folder / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return folder
+
+
+def evaluate_dataset_answers(
+    dataset: str | Path,
+    settings,
+    embedder,
+    llm,
+    work_dir: str | Path,
+    splits: tuple[str, ...] = SPLITS,
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict[str, tuple[dict, list]]:
+    """Index the corpus under `work_dir` (kept: re-runs embed nothing new), answer each split.
+
+    Returns, per split, the summary and the verdicts. `limit` keeps the first N answerable and
+    N * 3/10 held-out questions of each split (a quick look, not a score to report).
+    """
+    from tqdm import tqdm
+
+    from rag.answer import AnswerPipeline
+    from rag.evaluation import judge, summarise
+
+    unknown = [s for s in splits if s not in SPLITS]
+    if unknown:
+        raise ConfigError(f"Unknown split(s) {unknown}: use {', '.join(SPLITS)}.")
+    split, retriever = prepare(dataset, settings, embedder, work_dir, progress)
+    pipeline = AnswerPipeline(retriever, llm, settings)
+    pipeline.ask("Quelle est la capitale de la France ?")  # warm: model loaded, prefix cached
+    results = {}
+    for name in splits:
+        items = split.questions[name]
+        if limit is not None:
+            answerable = [i for i in items if i["answerable"]][:limit]
+            held_out = [i for i in items if not i["answerable"]][: max(1, limit * 3 // 10)]
+            items = answerable + held_out
+        verdicts = [
+            judge(item, pipeline.ask(item["question"]))
+            for item in tqdm(items, desc=f"{name} ({llm.name})", unit="q", disable=not progress)
+        ]
+        results[name] = (summarise(verdicts), verdicts)
+    return results
+
+
+def prepare(dataset, settings, embedder, work_dir, progress: bool = True):
+    """The split, and a retriever over its corpus indexed under `work_dir` (incrementally)."""
+    from tqdm import tqdm
+
+    from rag.corpus import load_corpus
+    from rag.retrieval import Retriever
+    from rag.store import build_index, load_index
+
+    split = split_articles(load_articles(dataset))
+    work_dir = Path(work_dir)
+    loaded = load_corpus(write_corpus(split.corpus, work_dir / "corpus"))
+    with tqdm(desc="embedding", unit="text", disable=not progress) as bar:
+        build_index(
+            loaded.documents,
+            embedder,
+            work_dir / "index",
+            settings.chunk_size,
+            settings.chunk_overlap,
+            progress=bar.update,
+        )
+    return split, Retriever(load_index(work_dir / "index"), embedder)
