@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,18 +28,35 @@ class _Block:
     number: int | None = None
 
 
+def escape_markdown(text: str) -> str:
+    """`text` shown as it is by a Markdown renderer: no HTML, images, links or emphasis.
+
+    Article text is data: an article holding `<img src=x onerror=…>` or `![](http://…)`
+    must not load an image or restyle the page where it is quoted.
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$^=:])")
+
+
 def render_markdown(
-    answers: list[Answer], title: str | None = None, date: str | None = None, language: str = "fr"
+    answers: list[Answer],
+    title: str | None = None,
+    date: str | None = None,
+    language: str = "fr",
+    escape: bool = False,
 ) -> str:
-    """The note as plain Markdown."""
+    """The note as plain Markdown; `escape` for showing it in a browser (the preview)."""
     markup = {"title": "# {}", "question": "## {}", "heading": "## {}", "notice": "*{}*"}
     text = ""
     previous = None
     for block in _blocks(answers, title, date, language):
+        content = escape_markdown(block.text) if escape else block.text
         if block.kind == "reference":
-            line = f"{block.number}. {block.text}"
+            line = f"{block.number}. {content}"
         else:
-            line = markup.get(block.kind, "{}").format(block.text)
+            line = markup.get(block.kind, "{}").format(content)
         # The references are one list: no blank line between its items.
         joint = "\n" if block.kind == previous == "reference" else "\n\n"
         text += (joint if text else "") + line

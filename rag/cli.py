@@ -46,8 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", parents=[common], help="build or update the index")
-    ingest.add_argument("folder", nargs="?", help="article folder (default seeds/)")
+    ingest.add_argument(
+        "folder", nargs="*", help="article folder(s) (default: the index's own, else seeds/)"
+    )
     ingest.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    ingest.add_argument(
+        "--replace",
+        action="store_true",
+        help="let other folders replace most of the index's articles",
+    )
     ingest.set_defaults(handler=cmd_ingest)
 
     search = commands.add_parser("search", parents=[common], help="retrieve passages")
@@ -76,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="start the browser chat")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    serve.add_argument(
+        "--public",
+        action="store_true",
+        help="serve a non-loopback --host without RAG_AUTH (anyone who reaches it can upload)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
     evaluate = commands.add_parser("eval", help="measure retrieval or answer quality")
@@ -141,15 +153,28 @@ def _questions(argument: str):
 
 
 def cmd_ingest(args, settings: Settings) -> int:
-    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     from rag.engine import ingest
+    from rag.progress import TerminalProgress
 
-    bar = tqdm(desc="embedding", unit="text", disable=not sys.stderr.isatty())
-    report, loaded = ingest(settings, args.folder, rebuild=args.rebuild, progress=bar.update)
-    bar.close()
-    for skipped in loaded.skipped:
-        print(f"skipped {skipped.path}: {skipped.reason}", file=sys.stderr)
+    progress = TerminalProgress()
+    with logging_redirect_tqdm():  # warnings print above the bar instead of through it
+        try:
+            report, loaded = ingest(
+                settings,
+                args.folder or None,
+                rebuild=args.rebuild,
+                progress=progress,
+                replace=args.replace,
+                notify=_notify,
+            )
+        finally:
+            progress.close()
+    if loaded.skipped:
+        print(f"{len(loaded.skipped)} file(s) skipped:", file=sys.stderr)
+        for skipped in loaded.skipped:
+            print(f"  {skipped.path}: {skipped.reason}", file=sys.stderr)
     print(f"{len(loaded.documents)} documents in {settings.index_dir}/: {report.summary()}")
     return 0
 
@@ -249,19 +274,22 @@ def cmd_serve(args, settings: Settings) -> int:
     import os
 
     from rag.config import DEFAULT_CORPUS_DIR
-    from rag.engine import make_pipeline
+    from rag.engine import check_exposure, make_pipeline, parse_auth
     from rag.llms import backends
     from ui.app import SEED_EXAMPLES, build_app, launch
 
+    auth = parse_auth(os.environ.get("RAG_AUTH"))
+    warning = check_exposure(args.host, auth, args.public)  # before any slow start-up
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     pipeline = make_pipeline(settings, notify=_notify)
     names = [b.name for b in backends() if not b.is_prefix and b.available()]
     if pipeline.llm.name not in names:
         names.insert(0, pipeline.llm.name)
-    user, _, password = os.environ.get("RAG_AUTH", "").partition(":")
     seeds = Path(settings.corpus_dir).resolve() == Path(DEFAULT_CORPUS_DIR).resolve()
     app = build_app(pipeline, names, SEED_EXAMPLES if seeds else None)
     print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)
-    launch(app, args.host, args.port, auth=(user, password) if user and password else None)
+    launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
     return 0
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from rag.errors import ConfigError
+from rag.questions import DEFAULT_MAX_QUESTION_CHARS
 
 DEFAULT_INDEX_DIR = "index"
 DEFAULT_CORPUS_DIR = "seeds"
@@ -22,6 +23,10 @@ DEFAULT_MIN_RELEVANCE = 0.80  # e5 cosine of the best evidence sentence; below i
 DEFAULT_TEMPERATURE = 0.0
 DEFAULT_MAX_TOKENS = 220
 DEFAULT_LANGUAGE = "auto"
+DEFAULT_FIRST_TOKEN_TIMEOUT = 20.0  # seconds a remote backend may take to its first word
+DEFAULT_CONNECT_TIMEOUT = 3.0  # seconds to open a connection to a remote backend
+DEFAULT_MAX_UPLOAD_BYTES = 2_000_000  # one uploaded article; news articles are 5-50 kB
+DEFAULT_MAX_UPLOADS = 500  # articles kept in the uploads folder of one index
 LANGUAGES = ("auto", "fr", "en")
 
 
@@ -43,7 +48,12 @@ class Settings:
     language: str = DEFAULT_LANGUAGE
     threads: int = 0  # 0 = all cores
     model_cache: str = ""  # where bundled GGUF files are assembled; "" = ~/.cache/rag-news
-    llm_timeout: float = 120.0  # seconds, for remote backends
+    llm_timeout: float = 120.0  # seconds for a whole answer from a remote backend
+    first_token_timeout: float = DEFAULT_FIRST_TOKEN_TIMEOUT
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
+    max_uploads: int = DEFAULT_MAX_UPLOADS
 
     def __post_init__(self) -> None:
         if self.chunk_size < 32:
@@ -61,6 +71,15 @@ class Settings:
             raise ConfigError(f"language={self.language!r}: choose one of {', '.join(LANGUAGES)}.")
         if self.max_tokens < 16:
             raise ConfigError(f"max_tokens={self.max_tokens} is too small: use at least 16.")
+        for name in ("llm_timeout", "first_token_timeout", "connect_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be a positive number of s.")
+        if self.max_question_chars < 20:
+            raise ConfigError(
+                f"max_question_chars={self.max_question_chars} is too small: use at least 20."
+            )
+        if self.max_upload_bytes < 1 or self.max_uploads < 0:
+            raise ConfigError("max_upload_bytes must be positive and max_uploads at least 0.")
 
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (None values are ignored)."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import logging
+import os
 import re
+import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,27 +48,100 @@ class LoadResult:
     skipped: list[Skipped]
 
 
-def load_corpus(folder: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
-    """Every supported file of `folder` (recursively); a bad file is skipped with a warning."""
+def load_corpus(
+    folder: str | Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    progress: Callable[[int, int], None] | None = None,
+) -> LoadResult:
+    """The articles of `folder` (recursively), and every other file skipped with its reason.
+
+    Only regular files the user put in the folder are read: a link to a file outside it (an
+    `ln -s /etc/passwd` took the password file into the index), a FIFO, a device or a socket
+    are skipped, as are unsupported types. Hidden files and folders (`.git`, `.DS_Store`) are
+    passed over silently. `progress(done, total)` is called after each file.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise CorpusError(
             f"Article folder {folder} does not exist: give a folder of .txt/.md/.html files."
         )
-    documents, skipped = [], []
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            continue
-        doc_id = str(relative.with_suffix("")).replace("/", "__")
+    readable, skipped = _corpus_files(folder)
+    for item in skipped:
+        log.warning("skipped %s: %s", item.path, item.reason)
+    documents = []
+    for done, (path, target) in enumerate(readable, 1):
+        doc_id = str(path.relative_to(folder).with_suffix("")).replace(os.sep, "__")
         try:
-            documents.append(load_document(path, max_bytes, doc_id=doc_id))
+            document = load_document(target, max_bytes, doc_id=doc_id)
+            documents.append(dataclasses.replace(document, path=str(path)))
         except CorpusError as exc:
             log.warning("skipped %s: %s", path, exc)
             skipped.append(Skipped(str(path), str(exc)))
+        if progress:
+            progress(done, len(readable))
     return LoadResult(documents, skipped)
+
+
+def _corpus_files(folder: Path) -> tuple[list[tuple[Path, Path]], list[Skipped]]:
+    """(path, file to read) for each candidate article, and the files skipped with a reason.
+
+    The file to read is the path itself, or the target of a link that stays inside the folder.
+    Links to folders are not followed (a loop, or a way out of the folder).
+    """
+    root = folder.resolve()
+    readable, skipped = [], []
+    for directory, subfolders, names in os.walk(folder):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in list(subfolders):
+            if os.path.islink(os.path.join(directory, name)):
+                subfolders.remove(name)
+                path = Path(directory, name)
+                skipped.append(Skipped(str(path), "a link to a folder: links are not followed"))
+        for name in sorted(names):
+            if name.startswith("."):
+                continue
+            path = Path(directory, name)
+            reason, target = _why_not_readable(path, root)
+            if reason:
+                skipped.append(Skipped(str(path), reason))
+            else:
+                readable.append((path, target))
+    return sorted(readable), sorted(skipped, key=lambda s: s.path)
+
+
+def _why_not_readable(path: Path, root: Path) -> tuple[str | None, Path]:
+    """Why `path` is not an article to read (None if it is one), and the file to read."""
+    target = path
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if not target.is_relative_to(root):
+            return f"a link to {target}, outside the article folder: not read", path
+        if not target.exists():
+            return "a broken link", path
+    try:
+        mode = target.stat().st_mode
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}", path
+    if not stat.S_ISREG(mode):
+        return f"not a regular file ({_file_kind(mode)}): not read", path
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        kind = path.suffix.lower() or "without a suffix"
+        readable = ", ".join(SUPPORTED_SUFFIXES)
+        return f"unsupported file type ({kind}): only {readable} are read", path
+    return None, target
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "a special file"
 
 
 def load_document(
@@ -72,22 +149,40 @@ def load_document(
 ) -> Document:
     """One file, cleaned; raises CorpusError with the reason when it cannot be used."""
     path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise CorpusError(
-                f"{path.name} is {size:,} bytes, over the {max_bytes:,} byte limit: split it or "
-                "raise the limit."
-            )
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"{path.name} cannot be read: {exc.strerror}.") from exc
     return load_text(
-        decode(data, path.name),
+        decode(read_regular_file(path, max_bytes), path.name),
         doc_id or path.stem,
         str(path),
         is_html=path.suffix.lower() in (".html", ".htm"),
     )
+
+
+def read_regular_file(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`.
+
+    Checked on the open file, not on the name: a FIFO put in place after the folder was
+    listed cannot block the ingest (O_NONBLOCK) and is refused, and so is a file that grew.
+    """
+    try:
+        handle = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise CorpusError(f"{path.name} cannot be read: {exc.strerror}.") from exc
+    with os.fdopen(handle, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise CorpusError(f"{path.name} is not a regular file ({_file_kind(info.st_mode)}).")
+        if info.st_size > max_bytes:
+            raise CorpusError(
+                f"{path.name} is {info.st_size:,} bytes, over the {max_bytes:,} byte limit: "
+                "split it or raise the limit."
+            )
+        try:
+            data = file.read(max_bytes + 1)
+        except OSError as exc:
+            raise CorpusError(f"{path.name} cannot be read: {exc.strerror}.") from exc
+    if len(data) > max_bytes:
+        raise CorpusError(f"{path.name} grew past the {max_bytes:,} byte limit while read.")
+    return data
 
 
 def decode(data: bytes, name: str) -> str:
@@ -348,6 +443,9 @@ def detect_document_language(text: str) -> str:
 def _from_html(raw: str, doc_id: str) -> tuple[str, str | None, str | None, str | None]:
     import trafilatura
 
+    # trafilatura logs "discarding data: None" for a page with too little text; we say it
+    # ourselves, naming the file (CorpusError below).
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
     text = trafilatura.extract(raw, include_comments=False, include_tables=False)
     if not text:
         raise CorpusError(f"{doc_id}: no article text found in the HTML.")

@@ -2,49 +2,129 @@
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import logging
 import os
 import shutil
-import sys
+import socket
 from collections.abc import Callable
 from pathlib import Path
-
-from tqdm import tqdm
 
 from rag.answer import AnswerPipeline
 from rag.config import Settings
 from rag.corpus import SUPPORTED_SUFFIXES, LoadResult, Skipped, load_corpus, load_document
 from rag.embedders import Embedder, get_embedder
-from rag.errors import CorpusError, IndexStoreError
+from rag.errors import ConfigError, CorpusError, IndexStoreError
 from rag.llms import LLM, get_llm
+from rag.locks import ingest_lock
+from rag.progress import TerminalProgress
 from rag.retrieval import Retriever
-from rag.store import Index, IngestReport, build_index, load_index
+from rag.store import (
+    Index,
+    IngestReport,
+    Sources,
+    build_index,
+    has_index,
+    load_index,
+    read_manifest,
+    read_sources,
+)
 
 log = logging.getLogger(__name__)
 
 UPLOADS = "uploads"
+# An ingest from other folders than the index's own that would keep fewer than this share of
+# its articles needs `--replace`: `rag ingest OTHER` on a 205-article index left 5.
+SHRINK_LIMIT = 0.5
+
+# progress(stage, done, total): "reading", "chunking", "embedding" articles
+Progress = Callable[[str, int, int], None]
 
 
 def ingest(
     settings: Settings,
-    folder: str | Path | None = None,
+    folder: str | Path | list[str | Path] | None = None,
     rebuild: bool = False,
     embedder: Embedder | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+    replace: bool = False,
+    notify: Callable[[str], None] = log.warning,
 ) -> tuple[IngestReport, LoadResult]:
-    """Load the article folder (and the uploaded articles) and bring the index up to date."""
-    loaded = load_articles(settings, folder)
+    """Load the article folder(s) and the uploaded articles, and bring the index up to date.
+
+    Without `folder`, the folders the index was built from (else `settings.corpus_dir`).
+    One ingest at a time per index: a second one waits for the first (and then finds little
+    left to embed). Refuses, unless `replace`, to let other folders shrink the index a lot.
+    """
+    with ingest_lock(settings.index_dir, notify):
+        folders = _as_list(folder) if folder is not None else source_folders(settings)
+        loaded = load_articles(settings, folders, progress)
+        if not replace:
+            check_shrink(settings.index_dir, folders, loaded)
+        return _build(settings, folders, loaded, rebuild, embedder, progress), loaded
+
+
+def _as_list(folder) -> list[str]:
+    return [str(f) for f in folder] if isinstance(folder, list | tuple) else [str(folder)]
+
+
+def _build(settings, folders, loaded, rebuild, embedder, progress) -> IngestReport:
     embedder = embedder or get_embedder(settings.embedder)
-    report = build_index(
+    uploads = uploads_dir(settings).resolve()
+    sources = Sources(
+        folders=[os.path.abspath(f) for f in folders],
+        uploads=sorted(
+            Path(d.path).name for d in loaded.documents if Path(d.path).resolve().parent == uploads
+        ),
+        documents=len(loaded.documents),
+    )
+    return build_index(
         loaded.documents,
         embedder,
         settings.index_dir,
         settings.chunk_size,
         settings.chunk_overlap,
         rebuild=rebuild,
-        progress=progress,
+        sources=sources,
+        article_progress=progress,
     )
-    return report, loaded
+
+
+def source_folders(settings: Settings) -> list[str]:
+    """The folders the index was built from, or `settings.corpus_dir` for a new index."""
+    recorded = read_sources(settings.index_dir)
+    return recorded.folders if recorded and recorded.folders else [settings.corpus_dir]
+
+
+def check_shrink(
+    index_dir: str | Path, folders: list[str], loaded: LoadResult, strict: bool = False
+) -> None:
+    """Refuse an ingest that would drop most of an index's articles.
+
+    Only when the folders differ from those the index was built from (deleting files from
+    the index's own folder is the user's choice), or always when `strict` (a repair).
+    """
+    recorded = read_sources(index_dir)
+    manifest = read_manifest(index_dir)
+    before = len(manifest.get("documents", {})) if manifest else None
+    if before is None and recorded:
+        before = recorded.documents
+    if not before or len(loaded.documents) >= SHRINK_LIMIT * before:
+        return
+    same = recorded is not None and _same_folders(recorded.folders, folders)
+    if same and not strict:
+        return
+    origin = f" from {', '.join(recorded.folders)}" if recorded else ""
+    raise IndexStoreError(
+        f"{index_dir}/ holds {before} articles{origin}; {', '.join(map(str, folders))} would "
+        f"leave {len(loaded.documents)}. Nothing was changed. To replace the index's articles "
+        "with these, run `rag ingest FOLDER --replace`; to update it, give its own folder."
+    )
+
+
+def _same_folders(recorded: list[str], folders: list[str]) -> bool:
+    return {os.path.realpath(f) for f in recorded} == {os.path.realpath(f) for f in folders}
 
 
 def uploads_dir(settings: Settings) -> Path:
@@ -52,20 +132,28 @@ def uploads_dir(settings: Settings) -> Path:
     return Path(settings.index_dir) / UPLOADS
 
 
-def load_articles(settings: Settings, folder: str | Path | None = None) -> LoadResult:
-    """The corpus folder plus the uploaded articles; a corpus article wins a name clash."""
-    loaded = load_corpus(folder or settings.corpus_dir)
-    if not uploads_dir(settings).is_dir():
-        return loaded
-    uploaded = load_corpus(uploads_dir(settings))
-    known = {d.doc_id for d in loaded.documents}
-    documents = list(loaded.documents)
-    skipped = loaded.skipped + uploaded.skipped
-    for document in uploaded.documents:
-        if document.doc_id in known:
-            skipped.append(Skipped(document.path, f"{document.doc_id} is already in the corpus"))
-        else:
-            documents.append(document)
+def load_articles(
+    settings: Settings,
+    folder: str | Path | list[str | Path] | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """The article folder(s) plus the uploaded articles; a corpus article wins a name clash."""
+    folders = _as_list(folder) if folder is not None else source_folders(settings)
+    if uploads_dir(settings).is_dir():
+        folders = [*folders, uploads_dir(settings)]
+    documents, skipped, known = [], [], set()
+    for path in folders:
+        report = (lambda done, total: progress("reading", done, total)) if progress else None
+        loaded = load_corpus(path, progress=report)
+        skipped += loaded.skipped
+        for document in loaded.documents:
+            if document.doc_id in known:
+                skipped.append(
+                    Skipped(document.path, f"{document.doc_id} is already in the corpus")
+                )
+            else:
+                known.add(document.doc_id)
+                documents.append(document)
     return LoadResult(documents, skipped)
 
 
@@ -73,66 +161,200 @@ def add_articles(
     settings: Settings,
     paths: list[str | Path],
     embedder: Embedder,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+    notify: Callable[[str], None] = log.warning,
 ) -> tuple[list[str], list[Skipped]]:
-    """Check uploaded files, keep the good ones, re-index incrementally.
+    """Check uploaded files, keep the good ones, re-index the index's own sources incrementally.
 
     Returns the doc_ids added (or replaced) and the files refused, each with its reason.
     A refused file never reaches the uploads folder, so it cannot break a later ingest.
+    Limits: `settings.max_upload_bytes` a file, `settings.max_uploads` files in the folder;
+    an article whose text is already in the index (under any name) is refused.
     """
     target = uploads_dir(settings)
-    corpus_ids = {d.doc_id for d in load_corpus(settings.corpus_dir).documents}
-    added, refused = [], []
-    for path in map(Path, paths):
-        name = path.name
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            refused.append(Skipped(name, f"{name}: only .txt, .md and .html articles are taken."))
-            continue
-        try:
-            document = load_document(path, doc_id=path.stem)
-        except CorpusError as exc:
-            refused.append(Skipped(name, str(exc)))
-            continue
-        if document.doc_id in corpus_ids:
-            refused.append(
-                Skipped(
-                    name,
-                    f"{name}: an article named {path.stem} is already in the corpus; "
-                    "rename the file to add it.",
-                )
-            )
-            continue
-        target.mkdir(parents=True, exist_ok=True)
-        partial = target / f".{name}.part"
-        shutil.copyfile(path, partial)
-        os.replace(partial, target / name)
-        added.append(document.doc_id)
-    if added:
-        ingest(settings, embedder=embedder, progress=progress)
+    with ingest_lock(settings.index_dir, notify):
+        folders = source_folders(settings)
+        loaded = load_articles(settings, folders)
+        uploaded = {Path(d.path).name for d in loaded.documents if Path(d.path).parent == target}
+        by_id = {d.doc_id: d for d in loaded.documents}
+        by_hash = {d.content_hash: d.doc_id for d in loaded.documents}
+        added, refused = [], []
+        for path in map(Path, paths):
+            name = path.name
+            reason, document = _check_upload(path, settings, by_id, by_hash, target)
+            if reason is None and name not in uploaded and len(uploaded) >= settings.max_uploads:
+                reason = f"{name}: the index already holds {settings.max_uploads} uploads."
+            if reason:
+                refused.append(Skipped(name, reason))
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            partial = target / f".{name}.part"
+            shutil.copyfile(path, partial)
+            os.replace(partial, target / name)
+            document = dataclasses.replace(document, path=str(target / name))
+            if document.doc_id in by_id:  # a new version of an earlier upload
+                by_hash.pop(by_id[document.doc_id].content_hash, None)
+            by_id[document.doc_id] = document
+            by_hash[document.content_hash] = document.doc_id
+            uploaded.add(name)
+            added.append(document.doc_id)
+        if added:
+            updated = LoadResult(list(by_id.values()), loaded.skipped)
+            _build(settings, folders, updated, False, embedder, progress)
     return added, refused
 
 
-def open_index(settings: Settings, embedder: Embedder, notify=log.warning) -> Index:
-    """Load the index; when it is missing, damaged or built otherwise, rebuild it and say so."""
+def _check_upload(path: Path, settings: Settings, by_id: dict, by_hash: dict, target: Path):
+    """(why the upload is refused or None, its document)."""
+    name = path.name
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES or name.startswith("."):
+        return f"{name}: only .txt, .md and .html articles are taken.", None
     try:
-        index = load_index(settings.index_dir)
-        if index.embedder_id == embedder.id:
-            return index
-        problem = f"the index was built with {index.embedder_id}, not {embedder.id}"
-    except IndexStoreError as exc:
-        problem = str(exc)
-    notify(f"{problem} — building the index from {settings.corpus_dir}/ now.")
-    with tqdm(desc="embedding", unit="text", disable=not sys.stderr.isatty()) as bar:
-        ingest(settings, rebuild=True, embedder=embedder, progress=bar.update)
+        document = load_document(path, max_bytes=settings.max_upload_bytes, doc_id=path.stem)
+    except CorpusError as exc:
+        return str(exc), None
+    clash = by_id.get(document.doc_id)
+    if clash is not None and Path(clash.path).parent != target:
+        return (
+            f"{name}: an article named {path.stem} is already in the corpus; "
+            "rename the file to add it."
+        ), None
+    same = by_hash.get(document.content_hash)
+    if same is not None:
+        return f"{name}: the same text is already in the index (as {same}).", None
+    return None, document
+
+
+def open_index(
+    settings: Settings, embedder: Embedder, notify=log.warning, progress: Progress | None = None
+) -> Index:
+    """Load the index; when it is missing, damaged or built otherwise, rebuild it and say so.
+
+    A damaged index is rebuilt from the folders it records, never from a default folder; when
+    they are gone (or have lost most of their articles), it is left untouched and an
+    IndexStoreError says what to do.
+    """
+    problem = _problem(settings, embedder)
+    if problem is None:
+        return load_index(settings.index_dir)
+    bar = None if progress else TerminalProgress()  # inert when stderr is not a terminal
+    try:
+        _repair(settings, embedder, notify, progress or bar)
+    finally:
+        if bar:
+            bar.close()
     return load_index(settings.index_dir)
 
 
+def _repair(settings: Settings, embedder: Embedder, notify, progress: Progress) -> None:
+    problem = _problem(settings, embedder)
+    _rebuild_folders(settings, problem)  # when the sources are gone, stop before any change
+    with ingest_lock(settings.index_dir, notify):
+        problem = _problem(settings, embedder)  # another process may have rebuilt it meanwhile
+        if problem is None:
+            return
+        folders = _rebuild_folders(settings, problem)
+        loaded = load_articles(settings, folders, progress)
+        if has_index(settings.index_dir):
+            check_shrink(settings.index_dir, folders, loaded, strict=True)
+            notify(f"{problem} — rebuilding the index from {', '.join(folders)} now.")
+        else:
+            notify(f"No index in {settings.index_dir}/ yet: building it from {folders[0]} now.")
+        _build(settings, folders, loaded, True, embedder, progress)
+
+
+def _problem(settings: Settings, embedder: Embedder) -> str | None:
+    try:
+        index = load_index(settings.index_dir)
+    except IndexStoreError as exc:
+        return str(exc)
+    if index.embedder_id != embedder.id:
+        return f"the index was built with {index.embedder_id}, not {embedder.id}"
+    return None
+
+
+def _rebuild_folders(settings: Settings, problem: str) -> list[str]:
+    """Where a rebuild takes its articles from; raises when that cannot be known or is gone."""
+    index_dir = settings.index_dir
+    if not has_index(index_dir):
+        return [settings.corpus_dir]  # a first build
+    recorded = read_sources(index_dir)
+    if recorded is None or not recorded.folders:
+        raise IndexStoreError(
+            f"{problem}. The index does not record which folder its articles came from, so it "
+            f"was left as it is: rebuild it with `rag ingest FOLDER --index-dir {index_dir} "
+            "--rebuild --replace`."
+        )
+    missing = [f for f in recorded.folders if not Path(f).is_dir()]
+    if missing:
+        raise IndexStoreError(
+            f"{problem}. Its articles came from {', '.join(missing)}, which is gone; the "
+            "damaged index was left as it is. Put the folder back and run the command again, "
+            f"or rebuild from another folder: `rag ingest FOLDER --index-dir {index_dir} "
+            "--rebuild --replace`."
+        )
+    return recorded.folders
+
+
 def make_pipeline(
-    settings: Settings, llm: LLM | None = None, embedder: Embedder | None = None, notify=None
+    settings: Settings,
+    llm: LLM | None = None,
+    embedder: Embedder | None = None,
+    notify=None,
+    progress: Progress | None = None,
 ) -> AnswerPipeline:
     """The default pipeline for `settings`; the LLM loads once, here."""
     embedder = embedder or get_embedder(settings.embedder)
-    index = open_index(settings, embedder, notify or log.warning)
+    index = open_index(settings, embedder, notify or log.warning, progress)
     return AnswerPipeline(
         Retriever(index, embedder), llm or get_llm(settings.llm, settings), settings
+    )
+
+
+# --- exposure --------------------------------------------------------------------------------
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """`RAG_AUTH=user:password` as a pair; unset is None; anything else is an error (a typo
+    must not leave the app open)."""
+    if not value:
+        return None
+    user, colon, password = value.partition(":")
+    if not colon or not user or not password:
+        raise ConfigError("RAG_AUTH must be user:password (both non-empty).")
+    return user, password
+
+
+def check_exposure(host: str, auth: tuple[str, str] | None, public: bool) -> str | None:
+    """Refuse to serve beyond this machine without a login, unless `public` says so.
+
+    Returns a warning to print when the app is open to the network on purpose.
+    """
+    if is_loopback(host) or auth:
+        return None
+    if not public:
+        raise ConfigError(
+            f"Refusing to serve on {host} without a login: anyone who can reach the port could "
+            "read the articles and add their own. Set RAG_AUTH=user:password, or bind "
+            "127.0.0.1, or pass --public to open the app to the network on purpose."
+        )
+    return (
+        f"WARNING: serving on {host} with no login (--public): anyone who can reach this port "
+        "can ask questions and upload articles into this index."
+    )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether every address `host` stands for is this machine's loopback."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        return False
+    addresses = {info[4][0] for info in infos}
+    return bool(addresses) and all(
+        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
     )

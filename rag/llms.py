@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -213,11 +214,21 @@ class OpenAICompatibleLLM(LLM):
     kind = "openai"
     FORMS = ("json_schema", "json_object", "none")
 
-    def __init__(self, name: str, base_url: str, model: str, timeout: float = 120.0):
+    def __init__(
+        self,
+        name: str,
+        base_url: str,
+        model: str,
+        timeout: float = 120.0,
+        first_token_timeout: float = 20.0,
+        connect_timeout: float = 3.0,
+    ):
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.model = model or "default"
-        self.timeout = timeout
+        self.timeout = timeout  # the whole answer
+        self.first_token_timeout = first_token_timeout  # also the longest silence mid-answer
+        self.connect_timeout = connect_timeout
         self.api_key = os.environ.get("RAG_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
         self._form: str | None = None  # the form the server accepted last time
 
@@ -235,6 +246,12 @@ class OpenAICompatibleLLM(LLM):
         if not schema:
             forms = ["none"]
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        # httpx's read timeout bounds each silence (a server that accepts and never answers);
+        # the deadlines below bound a server that keeps the line busy without saying anything.
+        timeout = httpx.Timeout(
+            self.timeout, connect=self.connect_timeout, read=self.first_token_timeout
+        )
+        started = time.monotonic()
         last_error = ""
         for form in forms:
             body = {
@@ -247,28 +264,59 @@ class OpenAICompatibleLLM(LLM):
             response_format = self._response_format(form, schema) if schema else None
             if response_format:
                 body["response_format"] = response_format
+            answered = False
             try:
                 with httpx.stream(
                     "POST",
                     f"{self.base_url}/chat/completions",
                     json=body,
                     headers=headers,
-                    timeout=self.timeout,
+                    timeout=timeout,
                 ) as response:
                     if response.status_code >= 400:
                         last_error = f"HTTP {response.status_code}: {response.read()[:300]!r}"
                         continue  # try the next structured-output form
                     self._form = form
-                    yield from _server_sent_pieces(response.iter_lines())
+                    for piece in self._timed(_server_sent_pieces(response.iter_lines()), started):
+                        answered = True
+                        yield piece
                     return
+            except httpx.ConnectTimeout as exc:
+                raise LLMError(
+                    f"Cannot reach {self.base_url}: no connection within {self.connect_timeout:g} s"
+                ) from exc
+            except httpx.TimeoutException as exc:
+                raise LLMError(self._silence(answered)) from exc
             except httpx.HTTPError as exc:
                 raise LLMError(f"Cannot reach {self.base_url}: {exc}") from exc
         raise LLMError(f"{self.base_url} refused the request ({last_error}).")
 
+    def _timed(self, pieces: Iterator[str], started: float) -> Iterator[str]:
+        """`pieces`, stopped when the first one or the whole answer is late."""
+        answered = False
+        for piece in pieces:
+            elapsed = time.monotonic() - started
+            if elapsed > self.timeout:
+                raise LLMError(f"{self.base_url} took over {self.timeout:g} s to answer")
+            if piece is None:  # a line with no text: keep-alive, role, empty delta
+                if not answered and elapsed > self.first_token_timeout:
+                    raise LLMError(self._silence(False))
+                continue
+            answered = True
+            yield piece
 
-def _server_sent_pieces(lines) -> Iterator[str]:
+    def _silence(self, answered: bool) -> str:
+        if answered:
+            return f"{self.base_url} went silent for {self.first_token_timeout:g} s mid-answer"
+        return f"no first token from {self.base_url} within {self.first_token_timeout:g} s"
+
+
+def _server_sent_pieces(lines) -> Iterator[str | None]:
+    """The text pieces of a server-sent event stream; None for each line without text, so
+    that the caller can keep time while a server sends only keep-alives."""
     for line in lines:
         if not line.startswith("data:"):
+            yield None
             continue
         data = line[5:].strip()
         if data == "[DONE]":
@@ -276,10 +324,9 @@ def _server_sent_pieces(lines) -> Iterator[str]:
         try:
             payload = json.loads(data)
             piece = payload["choices"][0].get("delta", {}).get("content")
-        except (ValueError, KeyError, IndexError):
-            continue
-        if piece:
-            yield piece
+        except (ValueError, KeyError, IndexError, AttributeError):
+            piece = None
+        yield piece or None
 
 
 # --- registry ------------------------------------------------------------------------------
@@ -363,7 +410,14 @@ def _openai_factory(name: str, settings: Settings) -> LLM:
     url, _, model = target.partition("#")
     if not url.startswith(("http://", "https://")):
         raise LLMError(f"{name!r}: write openai:http://HOST:PORT/v1#MODEL")
-    return OpenAICompatibleLLM(name, url, model, timeout=settings.llm_timeout)
+    return OpenAICompatibleLLM(
+        name,
+        url,
+        model,
+        timeout=settings.llm_timeout,
+        first_token_timeout=settings.first_token_timeout,
+        connect_timeout=settings.connect_timeout,
+    )
 
 
 for _model in BUNDLED.values():

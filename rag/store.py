@@ -2,6 +2,9 @@
 
 Layout under the index folder:
     CURRENT            name of the live generation (replaced atomically, last step of an ingest)
+    sources.json       where the articles come from (folders, uploads), beside the generations
+                       so that a damaged generation can be rebuilt from the right folder
+    .ingest.lock       held by the ingest under way (one at a time per index)
     gen-*/             one complete index: manifest.json, chunks.jsonl, documents.jsonl,
                        vectors.npy, faiss.index, bm25/
 An ingest writes a new generation in a temporary folder, renames it, then flips CURRENT, so a
@@ -10,12 +13,16 @@ killed ingest leaves the previous generation live and untouched.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
+import itertools
 import json
 import logging
 import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,6 +45,7 @@ HNSW_NEIGHBOURS = 32
 # for under a millisecond a query, far inside the 100 ms budget.
 HNSW_EF_SEARCH = 256
 POINTER = "CURRENT"
+SOURCES = "sources.json"
 REQUIRED_FILES = (
     "manifest.json",
     "chunks.jsonl",
@@ -89,6 +97,61 @@ class IngestReport:
         )
 
 
+@dataclass(frozen=True)
+class Sources:
+    """Where an index's articles come from: the folders ingested, the uploaded files (in the
+    index's `uploads/`), and how many articles the index held."""
+
+    folders: list[str]
+    uploads: list[str]
+    documents: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_manifest(index_dir: str | Path) -> dict | None:
+    """The live generation's manifest, or None when it cannot be read."""
+    index_dir = Path(index_dir)
+    try:
+        name = (index_dir / POINTER).read_text(encoding="utf-8").strip()
+        manifest = json.loads((index_dir / name / "manifest.json").read_text(encoding="utf-8"))
+        return manifest if isinstance(manifest, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def read_sources(index_dir: str | Path) -> Sources | None:
+    """Where the index's articles come from: the live manifest says, else `sources.json`
+    (kept beside the generations, so it survives a damaged one); None if neither does."""
+    index_dir = Path(index_dir)
+    records = [(read_manifest(index_dir) or {}).get("sources")]
+    try:
+        records.append(json.loads((index_dir / SOURCES).read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        pass
+    for record in records:
+        try:
+            return Sources(
+                [str(f) for f in record["folders"]],
+                [str(u) for u in record.get("uploads", [])],
+                int(record["documents"]),
+            )
+        except (TypeError, KeyError, ValueError):
+            continue
+    return None
+
+
+def has_index(index_dir: str | Path) -> bool:
+    """Whether anything of an index is here (a pointer, a generation or a sources record)."""
+    index_dir = Path(index_dir)
+    if not index_dir.is_dir():
+        return False
+    return any(
+        p.name in (POINTER, SOURCES) or p.name.startswith("gen-") for p in index_dir.iterdir()
+    )
+
+
 def build_index(
     documents: list[Document],
     embedder: Embedder,
@@ -97,11 +160,16 @@ def build_index(
     chunk_overlap: int,
     rebuild: bool = False,
     progress=None,
+    sources: Sources | None = None,
+    article_progress: Callable[[str, int, int], None] | None = None,
 ) -> IngestReport:
     """Write a new generation for `documents`, re-embedding only new or changed ones.
 
     Chunks are the retrieval unit; every sentence is embedded too, so that evidence selection
-    at question time is a dot product instead of a model call.
+    at question time is a dot product instead of a model call. `progress(n)` is called with
+    the number of texts embedded by each batch; `article_progress(stage, done, total)` counts
+    the articles chunked, then embedded. `sources` is recorded in the manifest and in
+    `sources.json`.
     """
     started = time.perf_counter()
     index_dir = Path(index_dir)
@@ -114,6 +182,7 @@ def build_index(
     previous_rows = _rows_by_document(previous) if previous else {}
     parts: dict[str, _DocumentPart] = {}
     pending: list[_DocumentPart] = []
+    fresh = [doc for doc in documents if old_hashes.get(doc.doc_id) != doc.content_hash]
     for doc in documents:
         if old_hashes.get(doc.doc_id) == doc.content_hash:
             report.unchanged.append(doc.doc_id)
@@ -123,9 +192,13 @@ def build_index(
         part = _DocumentPart.fresh(doc, chunk_size, chunk_overlap)
         parts[doc.doc_id] = part
         pending.append(part)
+        if article_progress:
+            article_progress("chunking", len(pending), len(fresh))
 
     texts = [text for part in pending for text in part.texts()]
-    vectors = embedder.embed_documents(texts, progress=progress)
+    vectors = embedder.embed_documents(
+        texts, progress=_per_article(pending, progress, article_progress)
+    )
     offset = 0
     for part in pending:
         offset = part.take_vectors(vectors, offset)
@@ -145,6 +218,8 @@ def build_index(
         "chunks": len(chunks),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
+    if sources is not None:
+        manifest["sources"] = dataclasses.replace(sources, documents=len(documents)).to_dict()
     report.generation = _write_generation(
         index_dir,
         manifest,
@@ -154,8 +229,29 @@ def build_index(
         [s for part in ordered for s in part.sentences],
         _stack([p.sentence_vectors for p in ordered], embedder.dimension),
     )
+    if sources is not None:
+        _write_atomically(index_dir / SOURCES, json.dumps(manifest["sources"], indent=1))
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _per_article(pending: list, progress, article_progress):
+    """A `progress(n texts)` callback that also reports whole articles embedded."""
+    if not article_progress:
+        return progress
+    ends = list(itertools.accumulate(len(p.chunks) + len(p.sentences) for p in pending))
+    state = {"texts": 0, "articles": 0}
+
+    def update(count: int) -> None:
+        if progress:
+            progress(count)
+        state["texts"] += count
+        done = bisect.bisect_right(ends, state["texts"])
+        if done != state["articles"]:
+            state["articles"] = done
+            article_progress("embedding", done, len(pending))
+
+    return update
 
 
 @dataclass
@@ -422,19 +518,23 @@ def _write_generation(
 
 
 def _set_pointer(index_dir: Path, name: str) -> None:
-    temporary = index_dir / f".{POINTER}.{uuid.uuid4().hex[:6]}"
+    _write_atomically(index_dir / POINTER, name)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:6]}"
     with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(name)
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, index_dir / POINTER)
+    os.replace(temporary, path)
 
 
 def _collect_garbage(index_dir: Path, keep: str) -> None:
     """Drop older generations and leftovers of killed ingests."""
     for path in index_dir.iterdir():
         stale = path.name.startswith("gen-") and path.name != keep
-        leftover = path.name.startswith((".tmp-", f".{POINTER}."))
+        leftover = path.name.startswith((".tmp-", f".{POINTER}.", f".{SOURCES}."))
         if stale or leftover:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

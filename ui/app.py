@@ -17,12 +17,13 @@ import gradio as gr
 
 from rag.answer import Answer, AnswerPipeline, Draft
 from rag.briefing import render_markdown, write_briefing
+from rag.config import DEFAULT_MAX_UPLOAD_BYTES
 from rag.engine import add_articles
 from rag.llms import get_llm
 from rag.retrieval import Retriever
 from rag.store import load_index
 from ui.labels import ADD_TO_BRIEFING, I18N
-from ui.render import chat_message, sources_panel
+from ui.render import chat_message, plain, sources_panel
 
 HERE = Path(__file__).resolve().parent
 STALE_BRIEFING_SECONDS = 3600  # written briefing files older than this are deleted
@@ -64,7 +65,7 @@ def build_app(
             yield history, answers, gr.update(), message
             return
         previous = [a["question"] for a in answers.values()]
-        history.append({"role": "user", "content": message})
+        history.append({"role": "user", "content": plain(message)})
         history.append({"role": "assistant", "content": "…"})
         turn = len(history) - 1
         settings = pipeline.settings.replace(
@@ -75,7 +76,7 @@ def build_app(
         )
         for event in events:
             if isinstance(event, Draft):
-                history[-1] = {"role": "assistant", "content": event.text + " …"}
+                history[-1] = {"role": "assistant", "content": plain(event.text) + " …"}
                 yield history, answers, gr.update(), ""
             else:
                 history[-1] = {"role": "assistant", "content": chat_message(event, turn)}
@@ -113,7 +114,7 @@ def build_app(
         markdown = write_briefing(answers, folder / f"{name}.md", language=language)
         word = write_briefing(answers, folder / f"{name}.docx", language=language)
         return (
-            render_markdown(answers, language=language),
+            render_markdown(answers, language=language, escape=True),
             gr.update(value=str(markdown), interactive=True),
             gr.update(value=str(word), interactive=True),
         )
@@ -127,13 +128,13 @@ def build_app(
             pipeline.retriever = Retriever(
                 load_index(pipeline.settings.index_dir), pipeline.retriever.embedder
             )
-        lines = [f"✅ {doc_id}" for doc_id in added]
-        lines += [f"❌ {skip.reason}" for skip in refused]
+        lines = [f"✅ {plain(doc_id)}" for doc_id in added]
+        lines += [f"❌ {plain(skip.reason)}" for skip in refused]
         return "\n\n".join(lines), corpus_summary()
 
     def corpus_summary():
         rows = sorted(documents().values(), key=lambda d: (d.date or "", d.title), reverse=True)
-        return "\n".join(f"- **{d.title}** ({d.date or d.doc_id})" for d in rows)
+        return "\n".join(f"- **{plain(d.title)}** ({plain(d.date or d.doc_id)})" for d in rows)
 
     def ask(question: str, model: str = "") -> dict:
         return pipeline.ask(question, llm=choose_llm(model)).to_dict()
@@ -154,6 +155,7 @@ def build_app(
                     buttons=["copy"],
                     elem_id="chat",
                     placeholder=t("placeholder_chat"),
+                    latex_delimiters=[],  # an article's "$$" is text, not a formula
                 )
                 with gr.Row():
                     box = gr.Textbox(
@@ -223,8 +225,18 @@ def build_app(
     return app
 
 
-def launch(app: gr.Blocks, host: str, port: int, auth=None, block: bool = True):
-    """Start the server with the app's styles, citation script and translations."""
+def launch(
+    app: gr.Blocks,
+    host: str,
+    port: int,
+    auth=None,
+    block: bool = True,
+    max_file_size: int | None = DEFAULT_MAX_UPLOAD_BYTES,
+):
+    """Start the server with the app's styles, citation script and translations.
+
+    `max_file_size` (bytes) is enforced by Gradio on every upload, before the file is stored.
+    """
     script = (HERE / "citations.js").read_text(encoding="utf-8")
     return app.launch(
         server_name=host,
@@ -236,4 +248,5 @@ def launch(app: gr.Blocks, host: str, port: int, auth=None, block: bool = True):
         i18n=I18N,
         quiet=not block,
         show_error=True,
+        max_file_size=max_file_size,
     )

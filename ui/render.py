@@ -6,6 +6,7 @@ import html
 import re
 
 from rag.answer import Answer
+from rag.briefing import escape_markdown
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited passage
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -21,16 +22,27 @@ REFUSED_SOURCES = {
 
 
 def chat_message(answer: Answer, turn: int) -> str:
-    """The answer as a chat message; each [n] links to passage n of this turn's sources."""
+    """The answer as a chat message; each [n] links to passage n of this turn's sources.
+
+    Everything else is escaped: the answer quotes article text, and the chat renders Markdown
+    and HTML (an article's `<img src=x onerror=…>` reached the answer bubble's DOM).
+    """
     if answer.refused:
-        text = f"ⓘ *{answer.text}*"
+        text = f"ⓘ *{escape_markdown(answer.text)}*"
     else:
-        text = _CITATION.sub(
-            lambda m: rf"[\[{m.group(1)}\]](#cite-{turn}-{m.group(1)})", answer.text
+        pieces = _CITATION.split(answer.text)  # text, number, text, number, …, text
+        text = "".join(
+            escape_markdown(piece) if i % 2 == 0 else rf"[\[{piece}\]](#cite-{turn}-{piece})"
+            for i, piece in enumerate(pieces)
         )
     if answer.notice:
-        text += f"\n\n⚠ *{answer.notice}*"
+        text += f"\n\n⚠ *{escape_markdown(answer.notice)}*"
     return text
+
+
+def plain(text: str) -> str:
+    """Any other text (a question, a draft, a file name) shown as it is in Markdown."""
+    return escape_markdown(text)
 
 
 def sources_panel(answers: dict[int, Answer], documents: dict, shown: int | None) -> str:
@@ -57,11 +69,12 @@ def _card(turn: int, source, documents: dict) -> str:
     before = text[max(0, start - CONTEXT_CHARS) : start]
     after = text[end : end + CONTEXT_CHARS]
     when = f"<span class='date'>{html.escape(source.date)}</span>" if source.date else ""
+    # Only web addresses become links: an article's own metadata could say `javascript:`.
     link = (
-        f"<a href='{html.escape(source.url)}' target='_blank' rel='noopener'>"
+        f"<a href='{html.escape(source.url)}' target='_blank' rel='noopener noreferrer'>"
         f"{html.escape(source.url)}</a>"
-        if source.url
-        else html.escape(source.doc_id)
+        if source.url and source.url.lower().startswith(("https://", "http://"))
+        else html.escape(source.url or source.doc_id)
     )
     return (
         f"<div class='source-card' id='cite-{turn}-{source.n}'>"
