@@ -7,7 +7,24 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install chromium run test test-fast lint bench clean-index
 
-$(STAMP): pyproject.toml Makefile
+# llama.cpp is compiled here. Its default build targets this very CPU (-march=native), which on
+# our VMs turns on Intel AMX: the CPU lists it, the hypervisor does not enable it, and the model
+# dies on its first token ("invalid opcode", tilezero). So: a portable x86-64-v3 build
+# (AVX2/FMA/F16C), never taken from pip's cache, where a native build could lie.
+LLAMA_VERSION := 0.3.36
+LLAMA_STAMP := $(VENV)/.llama-cpp-$(LLAMA_VERSION)-stamp
+ifeq ($(shell uname -m),x86_64)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
+
+$(LLAMA_STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir \
+		--force-reinstall --no-deps 'llama-cpp-python==$(LLAMA_VERSION)'
+	touch $@
+
+$(STAMP): pyproject.toml Makefile $(LLAMA_STAMP)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# The CPU build of torch lies on this machine's disk; an unpinned torch would pull CUDA.
