@@ -31,7 +31,7 @@ import pytest
 
 from rag.config import Settings
 from rag.corpus import load_corpus
-from rag.engine import add_articles, check_exposure, ingest, parse_auth
+from rag.engine import add_articles, ingest
 from rag.errors import ConfigError, LLMError
 from rag.llms import OpenAICompatibleLLM
 from rag.store import load_index
@@ -133,7 +133,7 @@ def test_ingest_names_every_skipped_file_and_the_link_leaks_nothing(tmp_path):
     corpus = write_articles(tmp_path / "corpus")
     (corpus / "leak.txt").symlink_to(secret)
     (corpus / "report.pdf").write_bytes(b"%PDF-1.4")
-    (corpus / "empty.html").write_text("<html><body><p>x</p></body></html>", encoding="utf-8")
+    (corpus / "empty.html").write_text("<html><body><p></p></body></html>", encoding="utf-8")
     os.mkfifo(corpus / "pipe.md")
     index_dir = tmp_path / "index"
 
@@ -230,6 +230,8 @@ def test_uploads_reindex_the_index_s_own_folder_not_the_default_one(tmp_path, ha
 
 
 def test_exposure_rules():
+    from rag.engine import check_exposure, parse_auth
+
     for host in ("127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"):
         assert check_exposure(host, None, public=False) is None, host
     for host in ("0.0.0.0", "::", "192.0.2.10"):
@@ -256,6 +258,44 @@ def test_serve_refuses_the_network_without_a_login(tmp_path):
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing listens
     assert not (tmp_path / "index").exists()
+
+
+@pytest.mark.slow
+def test_the_served_app_refuses_an_oversized_upload_before_storing_it(tmp_path):
+    import httpx
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port), "--llm", "extractive"]
+        + ["--index-dir", str(tmp_path / "index")],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "RAG_AUTH"},
+            "PYTHONPATH": str(ROOT),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "RAG_MAX_UPLOAD_BYTES": "1000",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: process.poll() is not None or port_open(port), 240, "the server")
+        assert process.poll() is None, process.stdout.read()
+        url = f"http://127.0.0.1:{port}/gradio_api/upload"
+        big = httpx.post(url, files={"files": ("big.txt", b"a" * 5000)}, timeout=30)
+        small = httpx.post(url, files={"files": ("small.txt", b"a" * 500)}, timeout=30)
+        assert big.status_code == 413, big.text
+        assert small.status_code == 200, small.text
+        process.send_signal(signal.SIGINT)  # Ctrl-C stops the server
+        assert process.wait(timeout=30) is not None
+    finally:
+        stop(process)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 def test_uploads_are_limited_in_size_and_count_and_deduplicated(tmp_path, hashing_embedder):

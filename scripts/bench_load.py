@@ -1,0 +1,233 @@
+"""Load benchmark: concurrent /ask calls on a real `rag serve` (not a test).
+
+    flock /tmp/model.lock .venv/bin/python scripts/bench_load.py [--calls 8] [--llm NAME]
+
+Starts `rag serve` on 127.0.0.1 with the default LLM (a temporary index built from seeds/
+unless --index-dir is given), asks one warm-up question, then fires --calls questions at
+once, each from its own gradio_client. Reports each latency (submit to answer, queue
+included), p50/p90, the server's resident memory at start, after the warm-up and after the
+load (and its peak), and any error in the server's log. Holds the model lock when run under
+`flock`, since it loads the GGUF model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+START_SECONDS = 900  # first start: build the index, assemble and load the model
+ERROR_MARKS = ("Traceback", "ERROR", "Exception", "error:")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=8, help="concurrent /ask calls")
+    parser.add_argument("--llm", help="backend (default: the default LLM)")
+    parser.add_argument("--index-dir", help="index to serve (default: a temporary one)")
+    parser.add_argument("--questions", default=str(ROOT / "tests/data/questions.jsonl"))
+    parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    args = parser.parse_args()
+
+    questions = pick_questions(Path(args.questions), args.calls)
+    with tempfile.TemporaryDirectory(prefix="rag-bench-load-") as work:
+        index_dir = args.index_dir or str(Path(work) / "index")
+        log_path = Path(work) / "serve.log"
+        result = run(questions, index_dir, args.llm, log_path)
+    result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python "
+    result["machine"] += platform.python_version()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+    else:
+        print(report(result))
+    return 0 if result["answered"] == len(questions) and not result["log_errors"] else 1
+
+
+def pick_questions(path: Path, count: int) -> list[str]:
+    """French and English answerable questions, alternating (the mix the app gets)."""
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    french = [r["question"] for r in rows if r["answerable"] and r["language"] == "fr"]
+    english = [r["question"] for r in rows if r["answerable"] and r["language"] == "en"]
+    mixed = [q for pair in zip(french, english) for q in pair]
+    if len(mixed) < count:
+        raise SystemExit(f"only {len(mixed)} questions in {path}; ask for fewer --calls")
+    return mixed[:count]
+
+
+def run(questions: list[str], index_dir: str, llm: str | None, log_path: Path) -> dict:
+    from gradio_client import Client
+
+    port = free_port()
+    command = [sys.executable, "-m", "rag", "serve", "--port", str(port)]
+    command += ["--index-dir", index_dir] + (["--llm", llm] if llm else [])
+    environment = {k: v for k, v in os.environ.items() if k != "RAG_AUTH"}
+    environment["GRADIO_ANALYTICS_ENABLED"] = "False"
+    with open(log_path, "w", encoding="utf-8") as log:
+        started = time.perf_counter()
+        server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log)
+        try:
+            wait_until_up(server, port)
+            start_seconds = time.perf_counter() - started
+            url = f"http://127.0.0.1:{port}/"
+            rss = {"start": rss_mb(server.pid)}
+            warm = time.perf_counter()
+            first = Client(url, verbose=False).predict(questions[0], "", api_name="/ask")
+            warm_seconds = time.perf_counter() - warm
+            rss["warm"] = rss_mb(server.pid)
+            calls = concurrent_calls(url, questions)
+            rss["after"] = rss_mb(server.pid)
+            rss["peak"] = peak_mb(server.pid)
+        finally:
+            stop(server)
+    log_text = log_path.read_text(encoding="utf-8", errors="replace")
+    latencies = [c["seconds"] for c in calls if c["record"]]
+    return {
+        "calls": len(questions),
+        "answered": len(latencies),
+        "model": first.get("model"),
+        "start_seconds": round(start_seconds, 1),
+        "warm_up_seconds": round(warm_seconds, 2),
+        "p50": round(float(np.percentile(latencies, 50)), 2) if latencies else None,
+        "p90": round(float(np.percentile(latencies, 90)), 2) if latencies else None,
+        "max": round(max(latencies), 2) if latencies else None,
+        "wall_seconds": round(max(c["end"] for c in calls) - min(c["start"] for c in calls), 2),
+        "rss_mb": rss,
+        "refused": sum(bool(c["record"] and c["record"]["refused"]) for c in calls),
+        "notices": dict(
+            Counter(c["record"]["notice"] for c in calls if c["record"] and c["record"]["notice"])
+        ),
+        "failures": [c["error"] for c in calls if c["error"]],
+        "log_errors": [
+            line for line in log_text.splitlines() if any(m in line for m in ERROR_MARKS)
+        ],
+        "per_call": [{"question": c["question"], "seconds": round(c["seconds"], 2)} for c in calls],
+    }
+
+
+def concurrent_calls(url: str, questions: list[str]) -> list[dict]:
+    """Every question at once, each from its own client (created before the clock starts)."""
+    from gradio_client import Client
+
+    clients = [Client(url, verbose=False) for _ in questions]
+    barrier = threading.Barrier(len(questions))
+    calls = [{"question": q, "record": None, "error": None} for q in questions]
+
+    def call(i: int) -> None:
+        barrier.wait()
+        calls[i]["start"] = time.perf_counter()
+        try:
+            calls[i]["record"] = clients[i].predict(questions[i], "", api_name="/ask")
+        except Exception as exc:  # any failure is a figure of the benchmark, not a crash
+            calls[i]["error"] = f"{type(exc).__name__}: {exc}"
+        calls[i]["end"] = time.perf_counter()
+        calls[i]["seconds"] = calls[i]["end"] - calls[i]["start"]
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(questions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=1800)
+    return calls
+
+
+def report(result: dict) -> str:
+    rss = result["rss_mb"]
+    lines = [
+        f"{result['calls']} concurrent /ask calls, model {result['model']}, {result['machine']}",
+        f"answered {result['answered']}/{result['calls']} (refused {result['refused']}), "
+        f"failures {len(result['failures'])}, errors in the server log "
+        f"{len(result['log_errors'])}",
+        f"server start {result['start_seconds']} s; warm-up question {result['warm_up_seconds']} s",
+        "",
+        "| calls | latency p50 | p90 | max | all answered after | RSS start | after warm-up "
+        "| after the load | peak |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {result['calls']} | {result['p50']} s | {result['p90']} s | {result['max']} s "
+        f"| {result['wall_seconds']} s | {rss['start']} MB | {rss['warm']} MB "
+        f"| {rss['after']} MB | {rss['peak']} MB |",
+    ]
+    notices = [f"{count} x notice: {text}" for text, count in result["notices"].items()]
+    for item in result["failures"] + notices + result["log_errors"]:
+        lines.append(f"  ! {item}")
+    return "\n".join(lines)
+
+
+def rss_mb(pid: int) -> int:
+    """Resident memory of the process and its children, in MB (from /proc)."""
+    total = 0
+    for process in [pid, *children(pid)]:
+        total += _status_kb(process, "VmRSS")
+    return round(total / 1024)
+
+
+def peak_mb(pid: int) -> int:
+    return round(_status_kb(pid, "VmHWM") / 1024)
+
+
+def _status_kb(pid: int, field: str) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if parent == pid:
+                found += [int(entry.name), *children(int(entry.name))]
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(server: subprocess.Popen, port: int) -> None:
+    deadline = time.monotonic() + START_SECONDS
+    while time.monotonic() < deadline:  # bounded
+        if server.poll() is not None:
+            raise SystemExit(f"rag serve exited with {server.returncode}; see its log")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit(f"rag serve did not start within {START_SECONDS} s")
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
