@@ -139,11 +139,12 @@ def load_articles(
 ) -> LoadResult:
     """The article folder(s) plus the uploaded articles; a corpus article wins a name clash."""
     folders = _as_list(folder) if folder is not None else source_folders(settings)
+    stages = [(f, "reading") for f in folders]
     if uploads_dir(settings).is_dir():
-        folders = [*folders, uploads_dir(settings)]
+        stages.append((uploads_dir(settings), "uploads"))
     documents, skipped, known = [], [], set()
-    for path in folders:
-        report = (lambda done, total: progress("reading", done, total)) if progress else None
+    for path, stage in stages:
+        report = (lambda done, total, s=stage: progress(s, done, total)) if progress else None
         loaded = load_corpus(path, progress=report)
         skipped += loaded.skipped
         for document in loaded.documents:

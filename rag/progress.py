@@ -24,7 +24,7 @@ class TerminalProgress:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
             return
-        if stage != self._stage or self._bar is None:
+        if stage != self._stage or self._bar is None or done < self._bar.n:  # a new pass
             self.close()
             from tqdm import tqdm
 
