@@ -4,10 +4,11 @@
 
 Starts `rag serve` on 127.0.0.1 with the default LLM (a temporary index built from seeds/
 unless --index-dir is given), asks one warm-up question, then fires --calls questions at
-once, each from its own gradio_client. Reports each latency (submit to answer, queue
-included), p50/p90, the server's resident memory at start, after the warm-up and after the
-load (and its peak), and any error in the server's log. Holds the model lock when run under
-`flock`, since it loads the GGUF model.
+once, each from its own gradio_client, for --rounds rounds. Reports each latency (submit to
+answer, queue included), p50/p90, the server's resident memory at start, after the warm-up and
+after each round (memory that settles is a bounded cache, memory that grows every round is a
+leak), its peak, the load average, and any error in the server's log. It loads the GGUF
+model: run it under the same `flock` as other model jobs on a shared machine.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=8, help="concurrent /ask calls")
     parser.add_argument("--llm", help="backend (default: the default LLM)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="rounds of calls (memory that grows each round leaks)"
+    )
     parser.add_argument("--index-dir", help="index to serve (default: a temporary one)")
     parser.add_argument("--questions", default=str(ROOT / "tests/data/questions.jsonl"))
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
@@ -46,14 +50,15 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="rag-bench-load-") as work:
         index_dir = args.index_dir or str(Path(work) / "index")
         log_path = Path(work) / "serve.log"
-        result = run(questions, index_dir, args.llm, log_path)
+        result = run(questions, index_dir, args.llm, log_path, args.rounds)
     result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python "
     result["machine"] += platform.python_version()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=1))
     else:
         print(report(result))
-    return 0 if result["answered"] == len(questions) and not result["log_errors"] else 1
+    answered = sum(r["answered"] for r in result["rounds"])
+    return 0 if answered == len(questions) * args.rounds and not result["log_errors"] else 1
 
 
 def pick_questions(path: Path, count: int) -> list[str]:
@@ -67,7 +72,7 @@ def pick_questions(path: Path, count: int) -> list[str]:
     return mixed[:count]
 
 
-def run(questions: list[str], index_dir: str, llm: str | None, log_path: Path) -> dict:
+def run(questions: list[str], index_dir: str, llm: str | None, log_path: Path, rounds: int) -> dict:
     from gradio_client import Client
 
     port = free_port()
@@ -75,44 +80,49 @@ def run(questions: list[str], index_dir: str, llm: str | None, log_path: Path) -
     command += ["--index-dir", index_dir] + (["--llm", llm] if llm else [])
     environment = {k: v for k, v in os.environ.items() if k != "RAG_AUTH"}
     environment["GRADIO_ANALYTICS_ENABLED"] = "False"
+    result = {"load_average_before": os.getloadavg(), "rounds": []}
     with open(log_path, "w", encoding="utf-8") as log:
         started = time.perf_counter()
         server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log)
         try:
             wait_until_up(server, port)
-            start_seconds = time.perf_counter() - started
+            result["start_seconds"] = round(time.perf_counter() - started, 1)
             url = f"http://127.0.0.1:{port}/"
-            rss = {"start": rss_mb(server.pid)}
+            result["rss_start_mb"] = rss_mb(server.pid)
             warm = time.perf_counter()
             first = Client(url, verbose=False).predict(questions[0], "", api_name="/ask")
-            warm_seconds = time.perf_counter() - warm
-            rss["warm"] = rss_mb(server.pid)
-            calls = concurrent_calls(url, questions)
-            rss["after"] = rss_mb(server.pid)
-            rss["peak"] = peak_mb(server.pid)
+            result["warm_up_seconds"] = round(time.perf_counter() - warm, 2)
+            result["rss_warm_mb"] = rss_mb(server.pid)
+            result["model"] = first.get("model")
+            for _ in range(rounds):
+                calls = concurrent_calls(url, questions)
+                result["rounds"].append(summarise(calls, rss_mb(server.pid)))
+            result["rss_peak_mb"] = peak_mb(server.pid)
         finally:
             stop(server)
+    result["load_average_after"] = os.getloadavg()
     log_text = log_path.read_text(encoding="utf-8", errors="replace")
+    result["log_errors"] = [
+        line for line in log_text.splitlines() if any(m in line for m in ERROR_MARKS)
+    ]
+    return result
+
+
+def summarise(calls: list[dict], rss_after: int) -> dict:
+    """One round: latencies (submit to answer, queue included), outcomes, memory after."""
     latencies = [c["seconds"] for c in calls if c["record"]]
+    records = [c["record"] for c in calls if c["record"]]
     return {
-        "calls": len(questions),
-        "answered": len(latencies),
-        "model": first.get("model"),
-        "start_seconds": round(start_seconds, 1),
-        "warm_up_seconds": round(warm_seconds, 2),
+        "calls": len(calls),
+        "answered": len(records),
         "p50": round(float(np.percentile(latencies, 50)), 2) if latencies else None,
         "p90": round(float(np.percentile(latencies, 90)), 2) if latencies else None,
         "max": round(max(latencies), 2) if latencies else None,
         "wall_seconds": round(max(c["end"] for c in calls) - min(c["start"] for c in calls), 2),
-        "rss_mb": rss,
-        "refused": sum(bool(c["record"] and c["record"]["refused"]) for c in calls),
-        "notices": dict(
-            Counter(c["record"]["notice"] for c in calls if c["record"] and c["record"]["notice"])
-        ),
+        "rss_after_mb": rss_after,
+        "refused": sum(bool(r["refused"]) for r in records),
+        "notices": dict(Counter(r["notice"] for r in records if r["notice"])),
         "failures": [c["error"] for c in calls if c["error"]],
-        "log_errors": [
-            line for line in log_text.splitlines() if any(m in line for m in ERROR_MARKS)
-        ],
         "per_call": [{"question": c["question"], "seconds": round(c["seconds"], 2)} for c in calls],
     }
 
@@ -144,24 +154,37 @@ def concurrent_calls(url: str, questions: list[str]) -> list[dict]:
 
 
 def report(result: dict) -> str:
-    rss = result["rss_mb"]
+    rounds = result["rounds"]
+    calls = rounds[0]["calls"] if rounds else 0
+    answered = sum(r["answered"] for r in rounds)
+    failures = [f for r in rounds for f in r["failures"]]
+    before, after = (
+        ", ".join(f"{x:.2f}" for x in result[k])
+        for k in ("load_average_before", "load_average_after")
+    )
     lines = [
-        f"{result['calls']} concurrent /ask calls, model {result['model']}, {result['machine']}",
-        f"answered {result['answered']}/{result['calls']} (refused {result['refused']}), "
-        f"failures {len(result['failures'])}, errors in the server log "
-        f"{len(result['log_errors'])}",
-        f"server start {result['start_seconds']} s; warm-up question {result['warm_up_seconds']} s",
+        f"{calls} concurrent /ask calls x {len(rounds)} rounds, model {result['model']}, "
+        f"{result['machine']}; load average before [{before}], after [{after}]",
+        f"answered {answered}/{calls * len(rounds)}, failures {len(failures)}, errors in the "
+        f"server log {len(result['log_errors'])}; server start {result['start_seconds']} s, "
+        f"warm-up question {result['warm_up_seconds']} s",
+        f"server RSS: {result['rss_start_mb']} MB at start (model loaded), "
+        f"{result['rss_warm_mb']} MB after the warm-up question, peak {result['rss_peak_mb']} MB",
         "",
-        "| calls | latency p50 | p90 | max | all answered after | RSS start | after warm-up "
-        "| after the load | peak |",
-        "|---|---|---|---|---|---|---|---|---|",
-        f"| {result['calls']} | {result['p50']} s | {result['p90']} s | {result['max']} s "
-        f"| {result['wall_seconds']} s | {rss['start']} MB | {rss['warm']} MB "
-        f"| {rss['after']} MB | {rss['peak']} MB |",
+        "| round | answered | latency p50 | p90 | max | all answered after | RSS after |",
+        "|---|---|---|---|---|---|---|",
     ]
-    notices = [f"{count} x notice: {text}" for text, count in result["notices"].items()]
-    for item in result["failures"] + notices + result["log_errors"]:
+    for number, r in enumerate(rounds, 1):
+        lines.append(
+            f"| {number} | {r['answered']}/{r['calls']} | {r['p50']} s | {r['p90']} s "
+            f"| {r['max']} s | {r['wall_seconds']} s | {r['rss_after_mb']} MB |"
+        )
+    notices = Counter()
+    for r in rounds:
+        notices.update(r["notices"])
+    for item in failures + [f"{n} x notice: {t}" for t, n in notices.items()]:
         lines.append(f"  ! {item}")
+    lines += [f"  ! log: {line}" for line in result["log_errors"]]
     return "\n".join(lines)
 
 
