@@ -9,16 +9,27 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 from rag import prompts
+from rag.broad import BROAD_EVIDENCE, BROAD_MAX_TOKENS, BROAD_PER_ARTICLE, BROAD_TOP_K, is_broad
 from rag.config import Settings
 from rag.conversation import standalone_question
 from rag.errors import LLMError
 from rag.language import detect_language
 from rag.llms import LLM
-from rag.retrieval import Evidence, Retriever
-from rag.verify import answers_kind, common_keys, supporting_sources, with_answer
+from rag.retrieval import Evidence, Retrieval, Retriever
+from rag.verify import (
+    as_sentence,
+    common_keys,
+    mentions_asked_names,
+    quote_holders,
+    sentence_holding,
+    states_quote,
+    supporting_sources,
+    with_answer,
+)
 
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
+BROAD_EXTRACTIVE_SENTENCES = 3  # passages quoted for a broad question, one per article
 
 
 @dataclass
@@ -112,7 +123,8 @@ class AnswerPipeline:
         llm = llm or self.llm
         started = time.perf_counter()
         language = self._language(question, language or settings.language)
-        retrieval = self.retriever.retrieve(question, settings.top_k, settings.evidence)
+        broad = is_broad(question)
+        retrieval = self.retrieve(question, settings)
         timings = {"retrieve": retrieval.seconds, "first_token": None, "total": None}
 
         def finish(answer: Answer) -> Answer:
@@ -124,18 +136,21 @@ class AnswerPipeline:
         record = _Builder(
             question, language, llm.name, timings, retrieval.evidence, self._common_words()
         )
+        documents = self.retriever.index.documents
+        record.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
         if not retrieval.evidence or retrieval.best_score < settings.min_relevance:
             yield finish(record.refusal())
             return
         if llm.kind == "extractive":
-            yield finish(record.extractive(prompts.EXTRACTIVE_NOTICES[language]))
+            yield finish(record.extractive(prompts.EXTRACTIVE_NOTICES[language], broad))
             return
 
-        messages = prompts.build_messages(question, retrieval.evidence, language)
-        schema = prompts.answer_schema(len(retrieval.evidence))
+        messages = prompts.build_messages(question, retrieval.evidence, language, broad)
+        schema = prompts.answer_schema(len(retrieval.evidence), broad)
+        max_tokens = min(settings.max_tokens, BROAD_MAX_TOKENS) if broad else settings.max_tokens
         raw = ""
         try:
-            for piece in llm.stream(messages, schema, settings.temperature, settings.max_tokens):
+            for piece in llm.stream(messages, schema, settings.temperature, max_tokens):
                 raw += piece
                 draft = _draft_text(raw)
                 if draft:
@@ -144,12 +159,29 @@ class AnswerPipeline:
                     yield Draft(draft)
         except LLMError as exc:
             notice = prompts.FALLBACK_NOTICES[language].format(reason=str(exc)[:200])
-            yield finish(record.extractive(notice))
+            yield finish(record.extractive(notice, broad))
             return
-        yield finish(record.from_model(raw, self.retriever.embedder))
+        answer = record.from_model(raw, self.retriever.embedder)
+        if broad and answer.refused:
+            # A broad question the model could not answer point by point still gets the most
+            # relevant passages of several articles, said to be quoted as they are.
+            answer = record.extractive(prompts.BROAD_NOTICES[language], broad)
+        yield finish(answer)
+
+    def retrieve(self, question: str, settings: Settings | None = None) -> Retrieval:
+        """The evidence for one question: more of it, from several articles, when it is broad."""
+        settings = settings or self.settings
+        if is_broad(question):
+            return self.retriever.retrieve(
+                question,
+                max(settings.top_k, BROAD_TOP_K),
+                max(settings.evidence, BROAD_EVIDENCE),
+                per_document=BROAD_PER_ARTICLE,
+            )
+        return self.retriever.retrieve(question, settings.top_k, settings.evidence)
 
     def _common_words(self) -> frozenset[str]:
-        """Words in most articles, computed once per index (see `verify.answers_kind`)."""
+        """Words in most articles, computed once per index (see `verify.mentions_asked_names`)."""
         index = self.retriever.index
         if getattr(self, "_common_for", None) is not index:
             self._common = common_keys([d.text for d in index.documents.values()])
@@ -176,6 +208,12 @@ class _Builder:
         self.model = model
         self.timings = timings
         self.evidence = evidence
+        self.article_text = lambda doc_id: ""
+
+    def _article(self, evidence: Evidence) -> str:
+        """The cited article as the answer checks see it: title, URL ("according to the
+        Reddit article" names it) and whole text."""
+        return f"{evidence.title} {evidence.url or ''} {self.article_text(evidence.doc_id)}"
 
     def refusal(self, notice: str | None = None) -> Answer:
         return Answer(
@@ -190,49 +228,78 @@ class _Builder:
             notice,
         )
 
-    def extractive(self, notice: str) -> Answer:
-        """The best passages quoted as they are, when they pass the same answer checks."""
+    def extractive(self, notice: str, broad: bool = False) -> Answer:
+        """The best passages quoted as they are, when they pass the same answer checks.
+
+        A broad question gets a few passages of different articles; a factual one the best
+        passage, and a second one only when it scores nearly as well."""
         usable = [
             e
             for e in self.evidence
-            if answers_kind(self.question, e.text, f"{e.title} {e.url or ''}", self.common)
+            if mentions_asked_names(self.question, e.text, self._article(e), self.common)
         ]
         if not usable:
             return self.refusal(notice)
         best = usable[0].score
-        chosen = [e for e in usable[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN]
+        if broad:
+            chosen = [
+                e for i, e in enumerate(usable) if e.doc_id not in {u.doc_id for u in usable[:i]}
+            ][:BROAD_EXTRACTIVE_SENTENCES]
+        else:
+            chosen = [
+                e for e in usable[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN
+            ]
         sentences = [Sentence(" ".join(e.text.split()), [e.number]) for e in chosen]
         return self._answer(sentences, notice)
 
     def from_model(self, raw: str, embedder) -> Answer:
-        try:
-            reply = json.loads(raw)
-            passages = tuple(e.text for e in self.evidence)
+        """The model's sentences that its evidence supports; none left is a refusal.
+
+        Each sentence comes with the model's short quote. A quote found in a passage grounds
+        the sentence there, whatever the wording of the sentence: a sentence that does not
+        state the quote is replaced by the quote. A sentence without a quote found in the
+        passages must be supported by the passage it cites (see `rag.verify.support`).
+        """
+        reply = _json_reply(raw)
+        if reply is not None:
             proposed = [
-                Sentence(
-                    with_answer(str(s["text"]).strip(), str(s.get("answer", "")).strip(), passages),
-                    [int(n) for n in s.get("sources", [])],
+                (
+                    str(s.get("text", "")).strip(),
+                    str(s.get("answer", "")).strip(),
+                    [int(n) for n in s.get("sources", []) if str(n).isdigit()],
                 )
                 for s in reply.get("sentences", [])
-                if str(s.get("text", "")).strip()
+                if isinstance(s, dict)
+                and (str(s.get("text", "")).strip() or str(s.get("answer", "")).strip())
             ]
             answerable = bool(reply.get("answerable", True))
-        except (ValueError, TypeError, AttributeError, KeyError):
-            proposed, answerable = _parse_loose(raw)
+        else:
+            loose, answerable = _parse_loose(raw)
+            proposed = [(s.text, "", s.sources) for s in loose]
         if not answerable or not proposed:
             return self.refusal()
-        vectors = embedder.embed_batch([s.text for s in proposed], is_query=False)
         by_number = {e.number: e for e in self.evidence}
+        passages = tuple(e.text for e in self.evidence)
         verified = []
-        for sentence, vector in zip(proposed, vectors):
-            sources = supporting_sources(sentence.text, vector, sentence.sources, self.evidence)
-            # The article's title and URL count: "according to the Reddit article" names it.
-            cited = " ".join(
-                f"{by_number[n].text} {by_number[n].title} {by_number[n].url or ''}"
-                for n in sources
-            )
-            if sources and answers_kind(self.question, sentence.text, cited, self.common):
-                verified.append(Sentence(sentence.text, sources))
+        for text, quote, cited in proposed:
+            holders = quote_holders(quote, self.evidence)
+            if holders:
+                sources = [n for n in cited if n in holders] or holders[:1]
+                cited_text = " ".join(by_number[n].text for n in sources)
+                same_language = by_number[sources[0]].language in (self.language, None)
+                if not states_quote(text, quote, cited_text, self.question, same_language):
+                    # Said in the passage's own words when they are the answer's language.
+                    passage = by_number[sources[0]].text
+                    text = sentence_holding(quote, passage) if same_language else as_sentence(quote)
+            else:
+                text = with_answer(text, quote, passages)
+                vector = embedder.embed_batch([text], is_query=False)[0]
+                sources = supporting_sources(text, vector, cited, self.evidence)
+            if not sources:
+                continue
+            articles = " ".join(self._article(by_number[n]) for n in sources)
+            if mentions_asked_names(self.question, text, articles, self.common):
+                verified.append(Sentence(text, sources))
         if not verified:
             return self.refusal()
         return self._answer(verified, None)
@@ -300,6 +367,25 @@ def _draft_text(raw: str) -> str:
         except ValueError:
             pieces.append(match.group(1))
     return " ".join(pieces).strip()
+
+
+def _json_reply(raw: str) -> dict | None:
+    """The JSON reply; a reply cut by the token limit keeps its complete sentences."""
+    try:
+        reply = json.loads(raw)
+        return reply if isinstance(reply, dict) else None
+    except ValueError:
+        pass
+    if not raw.lstrip().startswith("{"):
+        return None
+    # Cut after the last complete sentence object and close the array and the object.
+    for end in (m.end() for m in reversed(list(re.finditer(r"\}\s*(?=,|\])", raw)))):
+        try:
+            reply = json.loads(raw[:end] + "]}")
+            return reply if isinstance(reply, dict) else None
+        except ValueError:
+            continue
+    return {"sentences": []}
 
 
 def _parse_loose(raw: str) -> tuple[list[Sentence], bool]:

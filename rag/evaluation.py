@@ -99,6 +99,77 @@ def summarise(verdicts: list[Verdict]) -> dict:
     }
 
 
+@dataclass
+class BroadVerdict:
+    """How a broad question ("résume…", "compare…") fared: several cited, supported points."""
+
+    id: str
+    question: str
+    refused: bool
+    sentences: int
+    cited_sentences: int  # sentences carrying at least one citation
+    articles: int  # distinct articles cited
+    expected_articles: int  # of those, articles the question set names
+    points: int  # distinct expected key terms the answer mentions
+    language_ok: bool
+    answer: str
+    first_token: float
+    total: float
+
+    @property
+    def passed(self) -> bool:
+        """Answered, every sentence cited, two articles or more, a key point made."""
+        return (
+            not self.refused
+            and self.cited_sentences == self.sentences
+            and self.articles >= 2
+            and self.points >= 1
+            and self.language_ok
+        )
+
+
+def judge_broad(item: dict, answer: Answer) -> BroadVerdict:
+    """Score one answer to a broad question of `tests/data/broad.jsonl`."""
+    text = _plain(answer.text)
+    articles = {s.doc_id for s in answer.sources}
+    plain = re.sub(r"\[\d+\]", "", answer.text)
+    language_ok = answer.language == item["language"] and (
+        answer.refused or detect_language(plain, fallback=answer.language) == item["language"]
+    )
+    return BroadVerdict(
+        item["id"],
+        item["question"],
+        answer.refused,
+        len(answer.sentences),
+        sum(1 for s in answer.sentences if s.sources),
+        len(articles),
+        len(articles & set(item["doc_ids"])),
+        len({p for p in item["points_any"] if _plain(p) in text}),
+        language_ok,
+        answer.text,
+        answer.timings.get("first_token") or 0.0,
+        answer.timings.get("total") or 0.0,
+    )
+
+
+def summarise_broad(verdicts: list[BroadVerdict]) -> dict:
+    """Shares of broad answers that pass, cite several articles, and latency percentiles."""
+    count = len(verdicts) or 1
+    return {
+        "questions": len(verdicts),
+        "passed": round(sum(v.passed for v in verdicts) / count, 3),
+        "refused": round(sum(v.refused for v in verdicts) / count, 3),
+        "every_sentence_cited": round(
+            sum(v.cited_sentences == v.sentences for v in verdicts) / count, 3
+        ),
+        "articles_cited_mean": round(sum(v.articles for v in verdicts) / count, 2),
+        "sentences_mean": round(sum(v.sentences for v in verdicts) / count, 2),
+        "language_match": round(sum(v.language_ok for v in verdicts) / count, 3),
+        "total_median": round(percentile([v.total for v in verdicts], 50), 3),
+        "total_p90": round(percentile([v.total for v in verdicts], 90), 3),
+    }
+
+
 def percentile(values, percent: int) -> float:
     """The `percent`th percentile (inclusive method); 0 for no values."""
     if not values:

@@ -67,6 +67,63 @@ Question : Quel est le budget de l'armée ?""",
     ],
 }
 
+# Broad questions ("résume…", "compare…", see rag/broad.py): a few cited points, no quote field.
+BROAD_SYSTEM_PROMPTS = {
+    "en": """You answer broad questions about news articles using ONLY the numbered sources.
+Rules:
+- Write 2 to 4 short English sentences, each stating one point made by the sources, never
+  your own knowledge. Prefer points from different sources.
+- Cite in "sources" the numbers of the sources that state each point.
+- If no source is about the question, reply {"sentences": []}.
+Reply with JSON only:
+{"sentences": [{"sources": [n], "text": "..."}]}""",
+    "fr": """Tu réponds à des questions générales sur des articles de presse en utilisant \
+UNIQUEMENT les sources numérotées.
+Règles :
+- Écris 2 à 4 phrases courtes en français, chacune énonçant un point des sources, jamais tes
+  propres connaissances. Préfère des points tirés de sources différentes.
+- Cite dans "sources" les numéros des sources qui énoncent chaque point.
+- Si aucune source ne traite de la question, réponds {"sentences": []}.
+Réponds uniquement en JSON :
+{"sentences": [{"sources": [n], "text": "..."}]}""",
+}
+
+BROAD_EXAMPLES = {
+    "en": [
+        (
+            """Sources:
+[1] Le gouvernement a annoncé 12 nouveaux hôpitaux en Bretagne, financés par l'État.
+[2] Les syndicats saluent la décision mais réclament plus de personnel soignant.
+[3] L'opposition juge le plan trop tardif et sous-financé.
+
+Question: Summarise the reactions to the hospital plan.""",
+            '{"sentences": [{"sources": [2], "text": "Unions welcome the decision but ask for '
+            'more nursing staff."}, {"sources": [3], "text": "The opposition finds the plan too '
+            'late and underfunded."}]}',
+        ),
+    ],
+    "fr": [
+        (
+            """Sources :
+[1] Le gouvernement a annoncé 12 nouveaux hôpitaux en Bretagne, financés par l'État.
+[2] Les syndicats saluent la décision mais réclament plus de personnel soignant.
+[3] L'opposition juge le plan trop tardif et sous-financé.
+
+Question : Résume les réactions au plan hospitalier.""",
+            '{"sentences": [{"sources": [2], "text": "Les syndicats saluent la décision mais '
+            'réclament plus de personnel."}, {"sources": [3], "text": "L\'opposition juge le '
+            'plan trop tardif et sous-financé."}]}',
+        ),
+    ],
+}
+
+BROAD_NOTICES = {
+    "fr": "Question générale : voici les points les plus pertinents des articles, cités tels "
+    "quels.",
+    "en": "A broad question: here are the most relevant points of the articles, quoted as "
+    "they are.",
+}
+
 USER_TEMPLATES = {
     "en": "Sources:\n{sources}\n\nQuestion: {question}",
     "fr": "Sources :\n{sources}\n\nQuestion : {question}",
@@ -90,32 +147,46 @@ EXTRACTIVE_NOTICES = {
 }
 
 MAX_SENTENCES = 3
+MAX_BROAD_SENTENCES = 4
 MAX_SOURCES_PER_SENTENCE = 3
 
 
-def answer_schema(source_count: int) -> dict:
-    """JSON schema of an answer whose citations can only name sources that exist."""
+def answer_schema(source_count: int, broad: bool = False) -> dict:
+    """JSON schema of an answer whose citations can only name sources that exist.
+
+    A factual answer's sentences carry the short quote ("answer") first; a broad answer's
+    points do not (they summarise; each is checked against the passage it cites).
+    """
     numbers = list(range(1, source_count + 1)) or [1]
+    sources = {
+        "type": "array",
+        "items": {"type": "integer", "enum": numbers},
+        "minItems": 1,
+        "maxItems": MAX_SOURCES_PER_SENTENCE,
+    }
+    if broad:
+        item = {
+            "type": "object",
+            "properties": {"sources": sources, "text": {"type": "string"}},
+            "required": ["sources", "text"],
+        }
+    else:
+        item = {
+            "type": "object",
+            "properties": {
+                "answer": {"type": "string"},
+                "text": {"type": "string"},
+                "sources": sources,
+            },
+            "required": ["answer", "sources", "text"],
+        }
     return {
         "type": "object",
         "properties": {
             "sentences": {
                 "type": "array",
-                "maxItems": MAX_SENTENCES,
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "answer": {"type": "string"},
-                        "text": {"type": "string"},
-                        "sources": {
-                            "type": "array",
-                            "items": {"type": "integer", "enum": numbers},
-                            "minItems": 1,
-                            "maxItems": MAX_SOURCES_PER_SENTENCE,
-                        },
-                    },
-                    "required": ["answer", "sources", "text"],
-                },
+                "maxItems": MAX_BROAD_SENTENCES if broad else MAX_SENTENCES,
+                "items": item,
             },
         },
         "required": ["sentences"],
@@ -126,11 +197,14 @@ def format_sources(evidence) -> str:
     return "\n".join(f"[{e.number}] {' '.join(e.text.split())}" for e in evidence)
 
 
-def build_messages(question: str, evidence, language: str) -> list[dict]:
+def build_messages(question: str, evidence, language: str, broad: bool = False) -> list[dict]:
     """Chat messages for one question: the fixed prefix, then the evidence and the question."""
     language = language if language in SYSTEM_PROMPTS else "en"
-    messages = [{"role": "system", "content": SYSTEM_PROMPTS[language]}]
-    for user, assistant in EXAMPLES[language]:
+    system, examples = (
+        (BROAD_SYSTEM_PROMPTS, BROAD_EXAMPLES) if broad else (SYSTEM_PROMPTS, EXAMPLES)
+    )
+    messages = [{"role": "system", "content": system[language]}]
+    for user, assistant in examples[language]:
         messages.append({"role": "user", "content": user})
         messages.append({"role": "assistant", "content": assistant})
     content = USER_TEMPLATES[language].format(

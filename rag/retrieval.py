@@ -61,6 +61,7 @@ class Evidence:
     end: int
     score: float  # cosine between the question and the best sentence of the passage
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
+    language: str | None = None  # the article's language
 
 
 @dataclass
@@ -166,16 +167,28 @@ class Retriever:
         position = bisect.bisect_right(starts, start) - 1
         return first + position if position >= 0 else None
 
-    def retrieve(self, question: str, k: int, evidence: int) -> Retrieval:
-        """Search, then pick the `evidence` best sentences of the top `k` chunks."""
+    def retrieve(
+        self, question: str, k: int, evidence: int, per_document: int | None = None
+    ) -> Retrieval:
+        """Search, then pick the `evidence` best sentences of the top `k` chunks (at most
+        `per_document` of one article, when given)."""
         started = time.perf_counter()
         query_vector = self.embedder.embed_query(question) if question.strip() else None
         hits = self.search(question, k, query_vector=query_vector)
-        passages = self.select_evidence(question, query_vector, hits, evidence) if hits else []
+        passages = (
+            self.select_evidence(question, query_vector, hits, evidence, per_document)
+            if hits
+            else []
+        )
         return Retrieval(question, hits, passages, time.perf_counter() - started)
 
     def select_evidence(
-        self, question: str, query_vector: np.ndarray, hits: list[Hit], count: int
+        self,
+        question: str,
+        query_vector: np.ndarray,
+        hits: list[Hit],
+        count: int,
+        per_document: int | None = None,
     ) -> list[Evidence]:
         """Score every sentence of the hits against the question; keep the best, numbered."""
         rows, owners = [], []
@@ -204,6 +217,8 @@ class Retriever:
             doc_id, start, end = self.index.sentences[row]
             if any(d == doc_id and s <= start < e for d, s, e in covered):
                 continue
+            if per_document and sum(d == doc_id for d, _, _ in covered) >= per_document:
+                continue
             if not _is_sentence(self.index.documents[doc_id].text[start:end]):
                 continue  # a heading or a teaser line carries too little to cite
             start, end = self._with_context(row, start, end)
@@ -223,6 +238,7 @@ class Retriever:
                     end=end,
                     score=float(cosine[int(i)]),
                     vector=np.asarray(self.index.sentence_vectors[row]),
+                    language=self.index.documents[doc_id].language,
                 )
             )
             if len(chosen) == count:

@@ -101,6 +101,74 @@ def with_answer(text: str, answer: str, passages: tuple[str, ...] = ()) -> str:
     return f"{text.rstrip(' .')} : {answer}."
 
 
+QUOTE_SHARE = 0.75  # share of a long quote's words a passage must hold (a word may change)
+QUOTE_MIN_WORDS = 3  # a shorter quote must appear as it is
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(fold(text).replace("’", "'"))
+
+
+def holds_quote(passage: str, quote: str) -> bool:
+    """Whether the passage holds the quote: folded, punctuation aside; a long quote may differ
+    in a word or two (the model drops an article, changes an inflection), never in a number."""
+    quoted = _words(quote)
+    if not quoted:
+        return False
+    written = _words(passage)
+    if f" {' '.join(quoted)} " in f" {' '.join(written)} ":
+        return True
+    if len(quoted) < QUOTE_MIN_WORDS or not numbers(quote) <= numbers(passage):
+        return False
+    present = set(written)
+    return sum(w in present for w in quoted) >= QUOTE_SHARE * len(quoted)
+
+
+def quote_holders(quote: str, evidence) -> list[int]:
+    """The numbers of the passages that hold the quote, in evidence order."""
+    return [e.number for e in evidence if quote and holds_quote(e.text, quote)]
+
+
+def states_quote(text: str, quote: str, cited: str, question: str, same_language: bool) -> bool:
+    """Whether the model's sentence states its quote and adds nothing that the cited passages
+    or the question do not say.
+
+    A sentence in the passages' language must contain the quote (else it is a copy of another
+    passage, or the question repeated); a translated one must keep the quote's numbers and
+    names. Either way its numbers must come from the passages or the question, and so must
+    most of its names.
+    """
+    if not text.strip() or text.rstrip().endswith("?"):
+        return False
+    if not numbers(text) <= numbers(cited) | numbers(question):
+        return False
+    known = {_key(w) for w in _WORD.findall(f"{cited} {question} {quote}")}
+    text_names = {k for k in names(text) if len(k) > 2}
+    if text_names and len(text_names - known) > len(text_names) * (1 - MIN_NAMES):
+        return False
+    if same_language:
+        return holds_quote(text, quote)
+    text_keys = {_key(w) for w in _WORD.findall(text)}
+    return numbers(quote) <= numbers(text) and names("x " + quote) <= text_keys
+
+
+def as_sentence(quote: str) -> str:
+    """The quote shown as the answer: its first letter capitalised, a final stop."""
+    quote = " ".join(quote.split()).strip(" .;:,")
+    return f"{quote[:1].upper()}{quote[1:]}."
+
+
+def sentence_holding(quote: str, passage: str) -> str:
+    """The passage's own sentence that holds the quote (the whole passage when the quote runs
+    across sentences): the answer in the source's words, with its context."""
+    from rag.chunking import split_sentences
+
+    for start, end in split_sentences(passage):
+        if holds_quote(passage[start:end], quote):
+            return " ".join(passage[start:end].split())
+    return " ".join(passage.split())
+
+
 COPY_OVERLAP = 0.7  # share of a sentence's stemmed words found in a passage it was copied from
 
 
@@ -124,60 +192,24 @@ def copies_another_passage(text: str, answer: str, passages: tuple[str, ...]) ->
     return any(holders) and any(copied) and not any(h and c for h, c in zip(holders, copied))
 
 
-# What kind of answer a question asks for. Hand-written patterns, French and English: a "when"
-# question needs a date or number in the answer, a "who"/"which country" question a name that
-# is not already in the question. An answer without it does not answer, however well cited.
-_ASKS_NUMBER = re.compile(
-    r"^\s*(quand|when|combien|how (many|much|long|old)|en quelle année|in what year|"
-    r"(à|a) quelle date|on what date|what date|what year|quel montant|quelle somme)\b|"
-    r"\b(quel (montant|pourcentage|prix|cours|budget)|what (amount|percentage|price)|"
-    r"combien)\b",
-    re.IGNORECASE,
-)
-_ASKS_NAME = re.compile(
-    r"^\s*(qui|who|whom)\b|\b(quel(le)?s? (pays|ville|entreprises?|modèles?|société|"
-    r"personne|ministre|organisation)|which (country|city|compan(y|ies)|models?|person|"
-    r"organi[sz]ation)|comment s.appelle|what is the name|quel est le nom)\b",
-    re.IGNORECASE,
-)
-
-
-def expected_kind(question: str) -> str | None:
-    """`number`, `name`, or None when any kind of answer may do."""
-    if _ASKS_NUMBER.search(question):
-        return "number"
-    if _ASKS_NAME.search(question):
-        return "name"
-    return None
-
-
-def answers_kind(
-    question: str, sentence: str, cited_text: str = "", common: frozenset[str] = frozenset()
+def mentions_asked_names(
+    question: str, sentence: str, article: str = "", common: frozenset[str] = frozenset()
 ) -> bool:
-    """Whether the sentence is about what the question names, and holds what it asks for.
+    """Whether the answer, or the article it cites, mentions what the question names.
 
-    When the question names something rare in the corpus ("the World AI Conference", "Reddit"),
-    the answer or the passage it cites must mention it; names found in most articles ("Chine")
-    say nothing. Then a number or a new name is required when the question asks for one.
+    On a corpus of many articles, a question about an absent subject ("Benazir Bhutto") still
+    finds passages of the same kind, and the model answers from them. The names of the
+    question that are rare in the corpus ("Bhutto", "Reddit"; not "Chine", found in most
+    articles) must appear in the answer or anywhere in the cited article: on the PIAF dev
+    split this refuses 50% of the held-out questions (13% without it) and 6% of the answerable
+    ones (3% without it); looking in the cited passage alone instead of its article refused
+    13% of the answerable ones.
     """
     asked_names = {k for k in names(question) if len(k) > 2} - common
-    mentioned = {_key(w) for w in _WORD.findall(sentence + " " + cited_text)}
-    if asked_names and not asked_names & mentioned:
-        return False
-    kind = expected_kind(question)
-    if kind == "number":
-        return bool(numbers(sentence))
-    if kind == "name":
-        asked = {_key(w) for w in _WORD.findall(question)}
-        first = _WORD.findall(sentence)[:1]
-        # The first word counts too (answers often start with the name), unless it is a
-        # capitalised function word ("Les", "The", "Cette").
-        candidates = names(sentence) | {
-            _key(w) for w in first if w[:1].isupper() and w.lower() not in _function_words()
-        }
-        # Two-letter keys ("IA", "US", "Li") are too common to count as the answer alone.
-        return any(len(key) > 2 for key in candidates - asked)
-    return True
+    if not asked_names:
+        return True
+    mentioned = {_key(w) for w in _WORD.findall(sentence + " " + article)}
+    return bool(asked_names & mentioned)
 
 
 def common_keys(texts: list[str]) -> frozenset[str]:
@@ -187,9 +219,3 @@ def common_keys(texts: list[str]) -> frozenset[str]:
         for key in {_key(w) for w in _WORD.findall(text)}:
             counts[key] = counts.get(key, 0) + 1
     return frozenset(k for k, n in counts.items() if n > len(texts) / 2)
-
-
-def _function_words() -> set[str]:
-    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
-
-    return set(STOPWORDS_EN) | set(STOPWORDS_FRENCH) | {"cette", "this", "these", "those"}

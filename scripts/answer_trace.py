@@ -22,7 +22,14 @@ from rag.answer import AnswerPipeline  # noqa: E402
 from rag.benchmarks import RecordedLLM  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
-from rag.evaluation import _plain, judge, load_questions, summarise  # noqa: E402
+from rag.evaluation import (  # noqa: E402
+    _plain,
+    judge,
+    judge_broad,
+    load_questions,
+    summarise,
+    summarise_broad,
+)
 from rag.llms import get_llm  # noqa: E402
 
 
@@ -75,15 +82,16 @@ def main() -> int:
     with output.open("w", encoding="utf-8") as out:
         for number, item in enumerate(items, 1):
             llm.last_reply = None
-            retrieval = retriever.retrieve(item["question"], settings.top_k, settings.evidence)
+            retrieval = pipeline.retrieve(item["question"])
             answer = pipeline.ask(item["question"])
-            verdict = judge(item, answer)
+            broad = "points_any" in item
+            verdict = judge_broad(item, answer) if broad else judge(item, answer)
             verdicts.append(verdict)
-            gold = [_plain(a) for a in item["answer_any"]]
+            gold = [_plain(a) for a in item.get("answer_any", [])]
             trace = {
                 "id": item["id"],
                 "question": item["question"],
-                "answerable": item["answerable"],
+                "answerable": item.get("answerable", True),
                 "doc_ids": item["doc_ids"],
                 "gold": item["answer_any"],
                 "best_score": round(retrieval.best_score, 4),
@@ -101,9 +109,10 @@ def main() -> int:
                 "reply": llm.last_reply,
                 "answer": answer.text,
                 "refused": answer.refused,
-                "correct": verdict.correct,
-                "cited": verdict.cited,
+                "correct": getattr(verdict, "correct", None),
+                "cited": getattr(verdict, "cited", None),
                 "passed": verdict.passed,
+                "timings": answer.timings,
             }
             out.write(json.dumps(trace, ensure_ascii=False) + "\n")
             out.flush()
@@ -112,7 +121,8 @@ def main() -> int:
                 file=sys.stderr,
                 flush=True,
             )
-    print(json.dumps(summarise(verdicts), indent=1))
+    broad = verdicts and not hasattr(verdicts[0], "correct")
+    print(json.dumps((summarise_broad if broad else summarise)(verdicts), indent=1))
     print(f"traces in {output}; {llm.replayed} replies replayed", file=sys.stderr)
     return 0
 

@@ -1,5 +1,6 @@
 """The answer pipeline with an input-dependent embedder and a scripted LLM."""
 
+import json
 import re
 
 import pytest
@@ -153,3 +154,113 @@ def test_streaming_yields_drafts_then_the_answer(retriever):
     drafts = [e.text for e in events[:-1]]
     assert len(drafts) > 3 and drafts[-1].startswith("La Chine a établi")
     assert events[-1].timings["first_token"] <= events[-1].timings["total"]
+
+
+def quoted_reply(quote, text, word=None):
+    """A scripted reply citing the passage that holds `word` (default: the quote)."""
+    return lambda m: json.dumps(
+        {
+            "sentences": [
+                {"answer": quote, "sources": [source_with(m, word or quote)], "text": text}
+            ]
+        },
+        ensure_ascii=False,
+    )
+
+
+def test_a_quote_found_in_its_passage_is_kept_when_the_sentence_repeats_the_question(retriever):
+    question = "Avec quel pays la Chine s'est-elle associée pour lancer cette initiative ?"
+    llm = ScriptedLLM(quoted_reply("Zambie", question))
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(question)
+    assert not answer.refused and "Zambie" in answer.sources[0].text
+    # In the passage's own words: its sentence that holds the quote, cited.
+    sentence = answer.sentences[0].text
+    assert "Zambie" in sentence and sentence in " ".join(answer.sources[0].text.split())
+    assert answer.text.endswith("[1].") and "?" not in answer.text
+
+
+def test_a_translated_sentence_with_its_french_quote_is_kept_in_english(retriever):
+    # The answer language is asked for (the hashing double cannot match English to French).
+    question = "Avec quel pays la Chine s'est-elle associée pour lancer cette initiative ?"
+    text = "China partnered with Zambia to launch the initiative."
+    llm = ScriptedLLM(quoted_reply("Zambie", text))
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(question, language="en")
+    assert not answer.refused and answer.language == "en"
+    assert answer.text == "China partnered with Zambia to launch the initiative [1]."
+    # The same sentence with its name lost does not state the quote: the quote is shown.
+    llm = ScriptedLLM(quoted_reply("Zambie", "China partnered with a country."))
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(question, language="en")
+    assert answer.text == "Zambie [1]."
+
+
+def test_a_quote_cited_to_the_wrong_passage_is_cited_where_it_is(retriever):
+    def reply(messages):
+        wrong = 1 if source_with(messages, "Zambie") != 1 else 2
+        sentence = {"answer": "Zambie", "sources": [wrong], "text": "Avec la Zambie."}
+        return json.dumps({"sentences": [sentence]}, ensure_ascii=False)
+
+    answer = AnswerPipeline(retriever, ScriptedLLM(reply), SETTINGS).ask(
+        "Avec quel pays la Chine s'est-elle associée pour lancer cette initiative ?"
+    )
+    assert not answer.refused and "Zambie" in answer.sources[0].text
+
+
+def test_a_quote_found_nowhere_needs_a_supported_sentence(retriever):
+    reply = json.dumps(
+        {"sentences": [{"answer": "131,5 dollars", "sources": [1], "text": "131,5 dollars."}]}
+    )
+    answer = AnswerPipeline(retriever, ScriptedLLM(reply), SETTINGS).ask(
+        "Quel était le cours de l'action Nvidia ?"
+    )
+    assert answer.refused
+
+
+def test_a_broad_question_gets_points_from_several_articles(retriever):
+    def reply(messages):
+        lines = re.findall(r"^\[(\d+)\] (.*)$", messages[-1]["content"], re.M)
+        first, second = lines[0], lines[1]
+        return json.dumps(
+            {
+                "sentences": [
+                    {"sources": [int(first[0])], "text": first[1]},
+                    {"sources": [int(second[0])], "text": second[1]},
+                ]
+            },
+            ensure_ascii=False,
+        )
+
+    llm = ScriptedLLM(reply)
+    pipeline = AnswerPipeline(retriever, llm, SETTINGS)
+    question = "Résume la stratégie de la Chine en matière d'IA open source."
+    answer = pipeline.ask(question)
+    assert not answer.refused and len(answer.sentences) == 2
+    item = llm.schemas[0]["properties"]["sentences"]["items"]
+    assert "answer" not in item["properties"]  # points, not one quoted fact
+    evidence = pipeline.retrieve(question).evidence
+    articles = [e.doc_id for e in evidence]
+    assert len(evidence) == 6 and len(set(articles)) >= 3
+    assert max(articles.count(a) for a in articles) <= 2
+
+
+def test_a_broad_question_the_model_cannot_answer_gets_cited_passages_with_a_notice(retriever):
+    llm = ScriptedLLM(json.dumps({"sentences": []}))
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(
+        "Résume la stratégie de la Chine en matière d'IA open source."
+    )
+    assert not answer.refused and answer.notice.startswith("Question générale")
+    assert len({s.doc_id for s in answer.sources}) == len(answer.sources) >= 2
+
+
+def test_a_reply_cut_by_the_token_limit_keeps_its_complete_sentences(retriever):
+    def reply(messages):
+        whole = {
+            "answer": "Zambie",
+            "sources": [source_with(messages, "Zambie")],
+            "text": "Zambie.",
+        }
+        return json.dumps({"sentences": [whole]}, ensure_ascii=False)[:-2] + ', {"answer": "La'
+
+    answer = AnswerPipeline(retriever, ScriptedLLM(reply), SETTINGS).ask(
+        "Avec quel pays la Chine s'est-elle associée pour lancer cette initiative ?"
+    )
+    assert answer.text == "Zambie [1]."
