@@ -17,8 +17,10 @@ from rag.language import detect_language
 from rag.llms import LLM
 from rag.retrieval import Evidence, Retrieval, Retriever
 from rag.verify import (
+    SUPPORT_COSINE,
     as_sentence,
     common_keys,
+    has_number_if_asked,
     mentions_asked_names,
     quote_holders,
     sentence_holding,
@@ -210,6 +212,12 @@ class _Builder:
         self.evidence = evidence
         self.article_text = lambda doc_id: ""
 
+    def _answers(self, sentence: str, articles: str) -> bool:
+        """Whether a sentence is about what the question names, with a number if it asks one."""
+        return mentions_asked_names(
+            self.question, sentence, articles, self.common
+        ) and has_number_if_asked(self.question, sentence)
+
     def _article(self, evidence: Evidence) -> str:
         """The cited article as the answer checks see it: title, URL ("according to the
         Reddit article" names it) and whole text."""
@@ -233,11 +241,7 @@ class _Builder:
 
         A broad question gets a few passages of different articles; a factual one the best
         passage, and a second one only when it scores nearly as well."""
-        usable = [
-            e
-            for e in self.evidence
-            if mentions_asked_names(self.question, e.text, self._article(e), self.common)
-        ]
+        usable = [e for e in self.evidence if self._answers(e.text, self._article(e))]
         if not usable:
             return self.refusal(notice)
         best = usable[0].score
@@ -287,7 +291,8 @@ class _Builder:
                 sources = [n for n in cited if n in holders] or holders[:1]
                 cited_text = " ".join(by_number[n].text for n in sources)
                 same_language = by_number[sources[0]].language in (self.language, None)
-                if not states_quote(text, quote, cited_text, self.question, same_language):
+                close = not same_language and _close(embedder, text, by_number[sources[0]])
+                if not states_quote(text, quote, cited_text, self.question, same_language, close):
                     # Said in the passage's own words when they are the answer's language.
                     passage = by_number[sources[0]].text
                     text = sentence_holding(quote, passage) if same_language else as_sentence(quote)
@@ -298,7 +303,7 @@ class _Builder:
             if not sources:
                 continue
             articles = " ".join(self._article(by_number[n]) for n in sources)
-            if mentions_asked_names(self.question, text, articles, self.common):
+            if self._answers(text, articles):
                 verified.append(Sentence(text, sources))
         if not verified:
             return self.refusal()
@@ -339,6 +344,14 @@ class _Builder:
             self.timings,
             notice,
         )
+
+
+def _close(embedder, text: str, evidence: Evidence) -> bool:
+    """Whether a (translated) sentence means what the passage says, by e5 cosine."""
+    if evidence.vector is None:
+        return False
+    vector = embedder.embed_batch([text], is_query=False)[0]
+    return float(vector @ evidence.vector) >= SUPPORT_COSINE
 
 
 def _cite(text: str, numbers: list[int]) -> str:

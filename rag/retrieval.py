@@ -20,6 +20,8 @@ CANDIDATES = 40  # how deep each retriever looks before fusion
 # The chunk-by-best-sentence ranking scans every sentence vector; past this many sentences that
 # scan costs more than the whole rest of a search, so hybrid search fuses chunks and BM25 only.
 SENTENCE_SCAN_LIMIT = 1_000_000
+LEXICAL_WEIGHT = 0.04  # evidence sentences: cosine + this x share of the question's stemmed words
+RANK_BONUS = 0.01  # ... + this / the fused rank of the sentence's chunk
 CONTEXT_MIN_CHARS = 90  # an evidence sentence shorter than this gets its neighbour as context
 MODES = ("hybrid", "dense", "bm25")  # hybrid fuses the others; each alone is for evaluation
 
@@ -208,8 +210,8 @@ class Retriever:
             [len(terms & set(words)) / len(terms) if terms else 0.0 for words in sentence_terms]
         )
         # Small boosts: shared stemmed words (names, numbers) and the chunk's fused rank.
-        rank_bonus = np.array([0.01 / hit.rank for hit in owners])
-        scores = cosine + 0.04 * lexical + rank_bonus
+        rank_bonus = np.array([RANK_BONUS / hit.rank for hit in owners])
+        scores = cosine + LEXICAL_WEIGHT * lexical + rank_bonus
         chosen: list[Evidence] = []
         covered: list[tuple[str, int, int]] = []
         for i in np.argsort(-scores):

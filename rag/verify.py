@@ -103,6 +103,7 @@ def with_answer(text: str, answer: str, passages: tuple[str, ...] = ()) -> str:
 
 QUOTE_SHARE = 0.75  # share of a long quote's words a passage must hold (a word may change)
 QUOTE_MIN_WORDS = 3  # a shorter quote must appear as it is
+QUESTION_ECHO = 0.8  # a sentence made of this share of the question's words repeats it
 
 
 def _words(text: str) -> list[str]:
@@ -129,14 +130,17 @@ def quote_holders(quote: str, evidence) -> list[int]:
     return [e.number for e in evidence if quote and holds_quote(e.text, quote)]
 
 
-def states_quote(text: str, quote: str, cited: str, question: str, same_language: bool) -> bool:
+def states_quote(
+    text: str, quote: str, cited: str, question: str, same_language: bool, close: bool = False
+) -> bool:
     """Whether the model's sentence states its quote and adds nothing that the cited passages
     or the question do not say.
 
     A sentence in the passages' language must contain the quote (else it is a copy of another
-    passage, or the question repeated); a translated one must keep the quote's numbers and
-    names. Either way its numbers must come from the passages or the question, and so must
-    most of its names.
+    passage, or the question repeated). A translated one must keep the quote's numbers, and its
+    names unless it is `close` to the cited passage (e5 cosine, computed by the caller: names
+    get translated too, "IA" / "AI"). Either way its numbers must come from the passages or the
+    question, and so must most of its names.
     """
     if not text.strip() or text.rstrip().endswith("?"):
         return False
@@ -148,8 +152,12 @@ def states_quote(text: str, quote: str, cited: str, question: str, same_language
         return False
     if same_language:
         return holds_quote(text, quote)
+    text_words = _words(text)
+    asked = set(_words(question))
+    if text_words and sum(w in asked for w in text_words) >= QUESTION_ECHO * len(text_words):
+        return False  # the question repeated, translated or not, without the answer
     text_keys = {_key(w) for w in _WORD.findall(text)}
-    return numbers(quote) <= numbers(text) and names("x " + quote) <= text_keys
+    return numbers(quote) <= numbers(text) and (close or names("x " + quote) <= text_keys)
 
 
 def as_sentence(quote: str) -> str:
@@ -190,6 +198,21 @@ def copies_another_passage(text: str, answer: str, passages: tuple[str, ...]) ->
     holders = [len(answer_terms & terms) >= len(answer_terms) / 2 for terms in passage_terms]
     copied = [len(text_terms & terms) >= COPY_OVERLAP * len(text_terms) for terms in passage_terms]
     return any(holders) and any(copied) and not any(h and c for h, c in zip(holders, copied))
+
+
+# Hand-written, French and English: "when", "how many", "quel montant"... ask for a number.
+_ASKS_NUMBER = re.compile(
+    r"^\s*(quand|when|combien|how (many|much|long|old)|en quelle année|in what year|"
+    r"(à|a) quelle date|on what date|what date|what year|quel montant|quelle somme)\b|"
+    r"\b(quel (montant|pourcentage|prix|cours|budget)|what (amount|percentage|price)|"
+    r"combien)\b",
+    re.IGNORECASE,
+)
+
+
+def has_number_if_asked(question: str, sentence: str) -> bool:
+    """A question that asks for a date, an amount or a count needs a number in its answer."""
+    return bool(numbers(sentence)) or not _ASKS_NUMBER.search(question)
 
 
 def mentions_asked_names(

@@ -101,3 +101,30 @@ def test_a_sentence_adding_a_number_or_names_of_its_own_does_not_state_the_quote
 def test_a_quote_is_shown_as_a_sentence():
     assert as_sentence(" la Zambie ") == "La Zambie."
     assert as_sentence("Shanghai.") == "Shanghai."
+
+
+def test_a_translated_sentence_may_translate_the_quote_s_names_when_it_means_the_passage():
+    passage = (
+        "Le modèle économique basé sur la monétisation exclusive de l’IA pourrait s’effondrer."
+    )
+    quote = "modèle économique basé sur la monétisation exclusive de l’IA"
+    question = "What business model could collapse?"
+    english = "A business model based on exclusive monetisation of AI could collapse."
+    assert not states_quote(english, quote, passage, question, same_language=False)
+    assert states_quote(english, quote, passage, question, same_language=False, close=True)
+
+
+def test_the_question_repeated_in_translation_does_not_state_the_quote():
+    question = "What business model could collapse if Chinese models match American ones?"
+    echo = "The business model could collapse if Chinese models match American ones."
+    quote = "monétisation exclusive"
+    assert not states_quote(echo, quote, "…", question, same_language=False, close=True)
+
+
+def test_a_question_asking_for_an_amount_or_a_date_needs_a_number():
+    from rag.verify import has_number_if_asked
+
+    assert not has_number_if_asked("Quel montant la Chine a-t-elle investi ?", "Elle a investi.")
+    assert has_number_if_asked("Quel montant la Chine a-t-elle investi ?", "60 milliards.")
+    assert has_number_if_asked("When was the plan unveiled?", "On 20 December 2024.")
+    assert has_number_if_asked("Qui a dévoilé le plan ?", "Wang Yi.")
