@@ -15,6 +15,7 @@ from rag.conversation import standalone_question
 from rag.errors import LLMError
 from rag.language import detect_language
 from rag.llms import LLM
+from rag.questions import check_question
 from rag.retrieval import Evidence, Retrieval, Retriever
 from rag.verify import (
     SUPPORT_COSINE,
@@ -125,22 +126,32 @@ class AnswerPipeline:
         llm = llm or self.llm
         started = time.perf_counter()
         language = self._language(question, language or settings.language)
-        broad = is_broad(question)
-        retrieval = self.retrieve(question, settings)
-        timings = {"retrieve": retrieval.seconds, "first_token": None, "total": None}
+        check = check_question(question, settings.max_question_chars, language)
+        question = check.text
+        timings = {"retrieve": None, "first_token": None, "total": None}
 
         def finish(answer: Answer) -> Answer:
             answer.timings["total"] = time.perf_counter() - started
             if answer.timings["first_token"] is None:
                 answer.timings["first_token"] = answer.timings["total"]
+            if check.notice and answer.notice != check.notice:
+                # A question cut to its first characters says so, whatever else is noticed.
+                answer.notice = " ".join(filter(None, [check.notice, answer.notice]))
             return answer
 
+        if check.refuse:  # "???", "et ?": nothing to look for
+            yield finish(_Builder(question, language, llm.name, timings, [], frozenset()).refusal())
+            return
+        broad = is_broad(question)
+        retrieval = self.retrieve(question, settings)
+        timings["retrieve"] = retrieval.seconds
         record = _Builder(
             question, language, llm.name, timings, retrieval.evidence, self._common_words()
         )
         documents = self.retriever.index.documents
         record.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
-        if not retrieval.evidence or retrieval.best_score < settings.min_relevance:
+        asked_in = self._language(question, "auto")  # the answer language may be forced
+        if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
             yield finish(record.refusal())
             return
         if llm.kind == "extractive":
@@ -160,7 +171,9 @@ class AnswerPipeline:
                         timings["first_token"] = time.perf_counter() - started
                     yield Draft(draft)
         except LLMError as exc:
-            notice = prompts.FALLBACK_NOTICES[language].format(reason=str(exc)[:200])
+            reason = str(exc)[:200]
+            record.model = f"extractive (fallback: {reason})"  # what actually answered
+            notice = prompts.FALLBACK_NOTICES[language].format(reason=reason)
             yield finish(record.extractive(notice, broad))
             return
         answer = record.from_model(raw, self.retriever.embedder)
@@ -344,6 +357,15 @@ class _Builder:
             self.timings,
             notice,
         )
+
+
+def _gate(settings: Settings, language: str, retrieval: Retrieval) -> float:
+    """The lowest best-evidence score worth asking the model about; lower across languages,
+    where e5 cosines run lower."""
+    best = max(retrieval.evidence, key=lambda e: e.score, default=None)
+    if best is not None and best.language not in (language, None, "unknown"):
+        return settings.min_relevance - settings.cross_lingual_margin
+    return settings.min_relevance
 
 
 def _close(embedder, text: str, evidence: Evidence) -> bool:

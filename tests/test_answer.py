@@ -264,3 +264,21 @@ def test_a_reply_cut_by_the_token_limit_keeps_its_complete_sentences(retriever):
         "Avec quel pays la Chine s'est-elle associée pour lancer cette initiative ?"
     )
     assert answer.text == "Zambie [1]."
+
+
+def test_a_question_without_words_is_refused_at_once_and_a_long_one_is_cut(retriever):
+    llm = ScriptedLLM("never used")
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask("???")
+    assert answer.refused and answer.notice and llm.prompts == []
+    long = "Avec quel pays la Chine s'est-elle associée ? " + "blabla " * 400
+    llm = ScriptedLLM(json.dumps({"sentences": []}))
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(long)
+    assert len(answer.question) <= SETTINGS.max_question_chars
+    assert answer.notice.startswith("Question trop longue")
+
+
+def test_the_fallback_answer_names_what_answered(retriever):
+    answer = AnswerPipeline(retriever, BrokenLLM("", name="qwen"), SETTINGS).ask(
+        "Avec quel pays la Chine a-t-elle établi un partenariat ?"
+    )
+    assert answer.model == "extractive (fallback: server unreachable)"
