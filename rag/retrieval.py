@@ -20,8 +20,11 @@ CANDIDATES = 40  # how deep each retriever looks before fusion
 # The chunk-by-best-sentence ranking scans every sentence vector; past this many sentences that
 # scan costs more than the whole rest of a search, so hybrid search fuses chunks and BM25 only.
 SENTENCE_SCAN_LIMIT = 1_000_000
-LEXICAL_WEIGHT = 0.04  # evidence sentences: cosine + this x share of the question's stemmed words
-RANK_BONUS = 0.01  # ... + this / the fused rank of the sentence's chunk
+# Evidence sentences score cosine + LEXICAL_WEIGHT x share of the question's stemmed words +
+# RANK_BONUS / the fused rank of their chunk. PIAF dev (answerable questions whose gold answer is
+# in the 4 passages): .04 / .01 -> 76%, .1 / .05 -> 81%; seed sets 53/60 -> 54/60.
+LEXICAL_WEIGHT = 0.1
+RANK_BONUS = 0.05
 CONTEXT_MIN_CHARS = 90  # an evidence sentence shorter than this gets its neighbour as context
 MODES = ("hybrid", "dense", "bm25")  # hybrid fuses the others; each alone is for evaluation
 
