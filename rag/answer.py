@@ -13,10 +13,10 @@ from rag.broad import BROAD_EVIDENCE, BROAD_MAX_TOKENS, BROAD_PER_ARTICLE, BROAD
 from rag.config import Settings
 from rag.conversation import standalone_question
 from rag.errors import LLMError
-from rag.language import detect_language
 from rag.llms import LLM
 from rag.questions import check_question
 from rag.retrieval import Evidence, Retrieval, Retriever
+from rag.text import detect_language, majority_language
 from rag.verify import (
     SUPPORT_COSINE,
     as_sentence,
@@ -209,8 +209,7 @@ class AnswerPipeline:
         return detect_language(question, fallback=self._corpus_language())
 
     def _corpus_language(self) -> str:
-        languages = [d.language for d in self.retriever.index.documents.values()]
-        return max(("fr", "en"), key=languages.count) if languages else "fr"
+        return majority_language([d.language for d in self.retriever.index.documents.values()])
 
 
 class _Builder:

@@ -28,8 +28,8 @@ from rag.config import Settings
 from rag.corpus import Document, load_corpus
 from rag.embedders import Embedder
 from rag.errors import ConfigError, LLMError
-from rag.language import detect_language
 from rag.llms import LLM
+from rag.text import detect_language
 
 try:
     from llama_index.core import Document as LlamaDocument

@@ -17,13 +17,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.config import Settings
-from rag.corpus import Document, detect_document_language
+from rag.corpus import Document
 from rag.embedders import Embedder
 from rag.errors import ConfigError
 from rag.evaluation import percentile
 from rag.llms import LLM
 from rag.retrieval import MODES, Retriever
 from rag.store import build_index, load_index
+from rag.text import detect_document_language
 
 RECALL_CUTOFFS = (1, 5, 10)
 MRR_CUTOFF = 10

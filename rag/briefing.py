@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rag.answer import Answer, Source
 from rag.errors import ConfigError
+from rag.text import majority_language
 
 SUFFIXES = (".md", ".docx")
 TITLES = {"fr": "Note de synthèse", "en": "Briefing note"}
@@ -159,8 +160,7 @@ def _renumber(text: str, local: dict[int, int]) -> str:
 def _note_language(answers: list[Answer], language: str) -> str:
     """`fr` or `en`; `auto` takes the language most answers are in."""
     if language == "auto":
-        languages = [a.language for a in answers]
-        return max(("fr", "en"), key=languages.count) if languages else "fr"
+        return majority_language([a.language for a in answers])
     if language not in TITLES:
         raise ConfigError(f"Briefing language {language!r}: use fr, en or auto.")
     return language

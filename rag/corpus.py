@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.text import detect_document_language
 
 log = logging.getLogger(__name__)
 
@@ -428,16 +429,6 @@ def make_title(text: str, doc_id: str) -> str:
             )
         return line
     return doc_id
-
-
-def detect_document_language(text: str) -> str:
-    try:
-        from langdetect import DetectorFactory, detect
-
-        DetectorFactory.seed = 0
-        return detect(text[:5000])
-    except Exception:  # LangDetectException when there are no letters at all
-        return "unknown"
 
 
 def _from_html(raw: str, doc_id: str) -> tuple[str, str | None, str | None, str | None]:

@@ -9,8 +9,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from rag.answer import Answer
-from rag.language import detect_language
-from rag.verify import fold
+from rag.text import detect_language, fold
 
 
 @dataclass

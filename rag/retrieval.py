@@ -10,7 +10,8 @@ import numpy as np
 
 from rag.chunking import Chunk
 from rag.embedders import Embedder
-from rag.store import Index, bm25_tokenize, check_embedder
+from rag.store import Index, check_embedder
+from rag.text import bm25_tokenize
 
 # The constant of reciprocal rank fusion, score = sum of 1 / (RRF_K + rank). Cormack et al.'s 60
 # suits fusing deep runs; with three 40-deep rankings a smaller constant lets each ranking's first

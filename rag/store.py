@@ -32,6 +32,7 @@ from rag.chunking import Chunk, chunk_document, section_headings, split_sentence
 from rag.corpus import Document
 from rag.embedders import Embedder
 from rag.errors import IndexStoreError
+from rag.text import bm25_tokenize
 
 log = logging.getLogger(__name__)
 
@@ -432,30 +433,6 @@ def make_faiss_index(vectors: np.ndarray):
     if len(vectors):
         index.add(vectors)
     return index
-
-
-def bm25_tokenize(texts: list[str], ids: bool = True):
-    """French stemming, French and English stop words: the same for chunks and questions."""
-    import bm25s
-    import Stemmer
-    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_FRENCH
-
-    return bm25s.tokenize(
-        texts,
-        stopwords=list(STOPWORDS_FRENCH) + list(STOPWORDS_EN),
-        stemmer=_stemmer(Stemmer),
-        return_ids=ids,
-        show_progress=False,
-    )
-
-
-_STEMMERS: dict = {}
-
-
-def _stemmer(module):
-    if "fr" not in _STEMMERS:
-        _STEMMERS["fr"] = module.Stemmer("french")
-    return _STEMMERS["fr"]
 
 
 def bm25_text(chunk: Chunk) -> str:

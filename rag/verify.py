@@ -9,12 +9,11 @@ it cites, and among passages we prefer the one holding its names.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
 
-from rag.store import bm25_tokenize
+from rag.text import bm25_tokenize, fold
 
 SUPPORT_COSINE = 0.82  # below this, a passage is about something else
 SUPPORT_OVERLAP = 0.5  # share of the sentence's stemmed words in the passage: plainly restated
@@ -27,12 +26,6 @@ _WORD = re.compile(r"\w+")
 
 def numbers(text: str) -> set[str]:
     return {n.replace(",", ".") for n in _NUMBER.findall(text)}
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, for lenient string matching."""
-    decomposed = unicodedata.normalize("NFKD", text.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def names(text: str) -> set[str]:

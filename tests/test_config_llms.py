@@ -3,8 +3,8 @@ import pytest
 from rag.bundled import BUNDLED, ensure_gguf
 from rag.config import Settings
 from rag.errors import ConfigError, LLMError, ModelAssemblyError
-from rag.language import detect_language
 from rag.llms import backends, get_llm
+from rag.text import detect_language
 
 
 def test_settings_validate_and_read_environment(tmp_path):
