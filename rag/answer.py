@@ -35,7 +35,7 @@ EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of th
 BROAD_EXTRACTIVE_SENTENCES = 3  # passages quoted for a broad question, one per article
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Source:
     """A cited passage: `n` is the number used in the answer text."""
 
@@ -57,7 +57,7 @@ class Sentence:
     sources: list[int]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Answer:
     """One answered (or refused) question, with its citations and timings."""
 
@@ -100,6 +100,8 @@ class AnswerPipeline:
         self.retriever = retriever
         self.llm = llm
         self.settings = settings
+        self._common: frozenset[str] = frozenset()  # see `_common_words`
+        self._common_for: object | None = None  # the index `_common` was computed for
 
     def ask(self, question: str, **options) -> Answer:
         """Answer one question (the last event of `stream`)."""
@@ -140,22 +142,35 @@ class AnswerPipeline:
             return answer
 
         if check.refuse:  # "???", "et ?": nothing to look for
-            yield finish(_Builder(question, language, llm.name, timings, [], frozenset()).refusal())
+            builder = _Builder(
+                question=question,
+                language=language,
+                model=llm.name,
+                timings=timings,
+                evidence=[],
+                common=frozenset(),
+            )
+            yield finish(builder.refusal())
             return
         broad = is_broad(question)
         retrieval = self.retrieve(question, settings)
         timings["retrieve"] = retrieval.seconds
-        record = _Builder(
-            question, language, llm.name, timings, retrieval.evidence, self._common_words()
+        builder = _Builder(
+            question=question,
+            language=language,
+            model=llm.name,
+            timings=timings,
+            evidence=retrieval.evidence,
+            common=self._common_words(),
         )
         documents = self.retriever.index.documents
-        record.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
+        builder.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
         asked_in = self._language(question, "auto")  # the answer language may be forced
         if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
-            yield finish(record.refusal())
+            yield finish(builder.refusal())
             return
         if llm.kind == "extractive":
-            yield finish(record.extractive(prompts.EXTRACTIVE_NOTICES[language], broad))
+            yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language], broad))
             return
 
         messages = prompts.build_messages(question, retrieval.evidence, language, broad)
@@ -172,15 +187,15 @@ class AnswerPipeline:
                     yield Draft(draft)
         except LLMError as exc:
             reason = str(exc)[:200]
-            record.model = f"extractive (fallback: {reason})"  # what actually answered
+            builder.model = f"extractive (fallback: {reason})"  # what actually answered
             notice = prompts.FALLBACK_NOTICES[language].format(reason=reason)
-            yield finish(record.extractive(notice, broad))
+            yield finish(builder.extractive(notice, broad))
             return
-        answer = record.from_model(raw, self.retriever.embedder)
+        answer = builder.from_model(raw, self.retriever.embedder)
         if broad and answer.refused:
             # A broad question the model could not answer point by point still gets the most
             # relevant passages of several articles, said to be quoted as they are.
-            answer = record.extractive(prompts.BROAD_NOTICES[language], broad)
+            answer = builder.extractive(prompts.BROAD_NOTICES[language], broad)
         yield finish(answer)
 
     def retrieve(self, question: str, settings: Settings | None = None) -> Retrieval:
@@ -198,7 +213,7 @@ class AnswerPipeline:
     def _common_words(self) -> frozenset[str]:
         """Words in most articles, computed once per index (see `verify.mentions_asked_names`)."""
         index = self.retriever.index
-        if getattr(self, "_common_for", None) is not index:
+        if self._common_for is not index:
             self._common = common_keys([d.text for d in index.documents.values()])
             self._common_for = index
         return self._common
@@ -215,7 +230,16 @@ class AnswerPipeline:
 class _Builder:
     """Turns evidence plus a model reply into an `Answer` whose citations are renumbered."""
 
-    def __init__(self, question, language, model, timings, evidence: list[Evidence], common):
+    def __init__(
+        self,
+        *,
+        question: str,
+        language: str,
+        model: str,
+        timings: dict,
+        evidence: list[Evidence],
+        common: frozenset[str],
+    ) -> None:
         self.common = common
         self.question = question
         self.language = language
@@ -237,15 +261,15 @@ class _Builder:
 
     def refusal(self, notice: str | None = None) -> Answer:
         return Answer(
-            self.question,
-            self.language,
-            prompts.REFUSALS[self.language],
-            True,
-            [],
-            [],
-            self.model,
-            self.timings,
-            notice,
+            question=self.question,
+            language=self.language,
+            text=prompts.REFUSALS[self.language],
+            refused=True,
+            sentences=[],
+            sources=[],
+            model=self.model,
+            timings=self.timings,
+            notice=notice,
         )
 
     def extractive(self, notice: str, broad: bool = False) -> Answer:
@@ -329,16 +353,16 @@ class _Builder:
                 renumber.setdefault(n, len(renumber) + 1)
         sources = [
             Source(
-                new,
-                e.doc_id,
-                e.title,
-                e.date,
-                e.url,
-                e.chunk_id,
-                e.text,
-                e.start,
-                e.end,
-                round(e.score, 4),
+                n=new,
+                doc_id=e.doc_id,
+                title=e.title,
+                date=e.date,
+                url=e.url,
+                chunk_id=e.chunk_id,
+                text=e.text,
+                start=e.start,
+                end=e.end,
+                score=round(e.score, 4),
             )
             for old, new in renumber.items()
             for e in [by_number[old]]
@@ -346,15 +370,15 @@ class _Builder:
         final = [Sentence(s.text, [renumber[n] for n in s.sources]) for s in sentences]
         text = " ".join(_cite(s.text, s.sources) for s in final)
         return Answer(
-            self.question,
-            self.language,
-            text,
-            False,
-            final,
-            sources,
-            self.model,
-            self.timings,
-            notice,
+            question=self.question,
+            language=self.language,
+            text=text,
+            refused=False,
+            sentences=final,
+            sources=sources,
+            model=self.model,
+            timings=self.timings,
+            notice=notice,
         )
 
 

@@ -256,7 +256,17 @@ def to_answer(
         if part.strip()
     ]
     refused = why is not None
-    return Answer(question, language, text, refused, sentences, sources, model, timings, why)
+    return Answer(
+        question=question,
+        language=language,
+        text=text,
+        refused=refused,
+        sentences=sentences,
+        sources=sources,
+        model=model,
+        timings=timings,
+        notice=why,
+    )
 
 
 def citation_numbers(text: str) -> list[int]:
@@ -276,16 +286,16 @@ def _source(n: int, node_with_score, documents: dict[str, Document]) -> Source:
     document = documents.get(doc_id)
     start = document.text.find(quote) if document else -1
     return Source(
-        n,
-        doc_id,
-        node.metadata.get("title", ""),
-        document.date if document else None,
-        document.url if document else None,
-        node.node_id,
-        quote,
-        start,
-        start + len(quote) if start >= 0 else -1,
-        round(node_with_score.score or 0.0, 4),
+        n=n,
+        doc_id=doc_id,
+        title=node.metadata.get("title", ""),
+        date=document.date if document else None,
+        url=document.url if document else None,
+        chunk_id=node.node_id,
+        text=quote,
+        start=start,
+        end=start + len(quote) if start >= 0 else -1,
+        score=round(node_with_score.score or 0.0, 4),
     )
 
 

@@ -134,7 +134,16 @@ def load_squad(path: str | Path, limit: int | None = None) -> Dataset:
 
 def _paragraph(doc_id: str, text: str, title: str, path: str) -> Document:
     digest = hashlib.sha256("\x1f".join([text, title]).encode()).hexdigest()
-    return Document(doc_id, text, title, None, None, "unknown", path, digest)
+    return Document(
+        doc_id=doc_id,
+        text=text,
+        title=title,
+        date=None,
+        url=None,
+        language="unknown",
+        path=path,
+        content_hash=digest,
+    )
 
 
 def document_ranking(doc_ids: Sequence[str], depth: int = MRR_CUTOFF) -> list[str]:

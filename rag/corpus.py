@@ -224,7 +224,16 @@ def load_text(raw: str, doc_id: str, path: str = "", is_html: bool = False) -> D
     title = title or make_title(text, doc_id)
     language = detect_document_language(text)
     digest = hashlib.sha256("\x1f".join([text, title, date or "", url or ""]).encode())
-    return Document(doc_id, text, title, date, url, language, path, digest.hexdigest())
+    return Document(
+        doc_id=doc_id,
+        text=text,
+        title=title,
+        date=date,
+        url=url,
+        language=language,
+        path=path,
+        content_hash=digest.hexdigest(),
+    )
 
 
 # --- encoding repair -------------------------------------------------------------------------

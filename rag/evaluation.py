@@ -58,16 +58,16 @@ def judge(item: dict, answer: Answer) -> Verdict:
         answer.refused or detect_language(plain, fallback=answer.language) == item["language"]
     )
     return Verdict(
-        item["id"],
-        item["question"],
-        item["answerable"],
-        answer.refused,
-        correct,
-        cited,
-        language_ok,
-        answer.text,
-        answer.timings.get("first_token") or 0.0,
-        answer.timings.get("total") or 0.0,
+        id=item["id"],
+        question=item["question"],
+        answerable=item["answerable"],
+        refused=answer.refused,
+        correct=correct,
+        cited=cited,
+        language_ok=language_ok,
+        answer=answer.text,
+        first_token=answer.timings.get("first_token") or 0.0,
+        total=answer.timings.get("total") or 0.0,
     )
 
 
@@ -136,18 +136,18 @@ def judge_broad(item: dict, answer: Answer) -> BroadVerdict:
         answer.refused or detect_language(plain, fallback=answer.language) == item["language"]
     )
     return BroadVerdict(
-        item["id"],
-        item["question"],
-        answer.refused,
-        len(answer.sentences),
-        sum(1 for s in answer.sentences if s.sources),
-        len(articles),
-        len(articles & set(item["doc_ids"])),
-        len({p for p in item["points_any"] if _plain(p) in text}),
-        language_ok,
-        answer.text,
-        answer.timings.get("first_token") or 0.0,
-        answer.timings.get("total") or 0.0,
+        id=item["id"],
+        question=item["question"],
+        refused=answer.refused,
+        sentences=len(answer.sentences),
+        cited_sentences=sum(1 for s in answer.sentences if s.sources),
+        articles=len(articles),
+        expected_articles=len(articles & set(item["doc_ids"])),
+        points=len({p for p in item["points_any"] if _plain(p) in text}),
+        language_ok=language_ok,
+        answer=answer.text,
+        first_token=answer.timings.get("first_token") or 0.0,
+        total=answer.timings.get("total") or 0.0,
     )
 
 

@@ -134,9 +134,9 @@ def read_sources(index_dir: str | Path) -> Sources | None:
     for record in records:
         try:
             return Sources(
-                [str(f) for f in record["folders"]],
-                [str(u) for u in record.get("uploads", [])],
-                int(record["documents"]),
+                folders=[str(f) for f in record["folders"]],
+                uploads=[str(u) for u in record.get("uploads", [])],
+                documents=int(record["documents"]),
             )
         except (TypeError, KeyError, ValueError):
             continue
@@ -372,15 +372,15 @@ def load_index(index_dir: str | Path) -> Index:
             "run `rag ingest --rebuild`."
         )
     return Index(
-        directory,
-        manifest,
-        chunks,
-        documents,
-        vectors,
-        faiss_index,
-        bm25,
-        sentences,
-        sentence_vectors,
+        directory=directory,
+        manifest=manifest,
+        chunks=chunks,
+        documents=documents,
+        vectors=vectors,
+        faiss_index=faiss_index,
+        bm25=bm25,
+        sentences=sentences,
+        sentence_vectors=sentence_vectors,
     )
 
 

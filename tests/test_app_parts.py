@@ -50,17 +50,26 @@ def test_uploads_are_checked_kept_beside_the_index_and_indexed(
 
 
 def answer(refused=False) -> Answer:
-    source = Source(1, "d1", "Titre", "2024-12-20", None, "d1#0", "la Zambie", 11, 20, 0.9)
+    source = Source(
+        n=1,
+        doc_id="d1",
+        title="Titre",
+        date="2024-12-20",
+        url=None,
+        chunk_id="d1#0",
+        text="la Zambie",
+        start=11,
+        end=20,
+        score=0.9,
+    )
     return Answer(
-        "Avec quel pays ?",
-        "fr",
-        "Refus." if refused else "La Chine s'est associée à la Zambie [1].",
-        refused,
-        [],
-        [] if refused else [source],
-        "test",
-        {},
-        None,
+        question="Avec quel pays ?",
+        language="fr",
+        text="Refus." if refused else "La Chine s'est associée à la Zambie [1].",
+        refused=refused,
+        sentences=[],
+        sources=[] if refused else [source],
+        model="test",
     )
 
 

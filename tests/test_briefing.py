@@ -19,7 +19,18 @@ LI_QIANG = "Li Qiang a ouvert la conférence."
 
 def source(n, doc_id, text, start, url="https://example.org/a"):
     title, date, chunk_id = f"Article {doc_id}", "2025-07-26", f"{doc_id}:0"
-    return Source(n, doc_id, title, date, url, chunk_id, text, start, start + len(text), 0.9)
+    return Source(
+        n=n,
+        doc_id=doc_id,
+        title=title,
+        date=date,
+        url=url,
+        chunk_id=chunk_id,
+        text=text,
+        start=start,
+        end=start + len(text),
+        score=0.9,
+    )
 
 
 def plain(markdown_line: str) -> str:
@@ -31,32 +42,35 @@ def plain(markdown_line: str) -> str:
 def answers() -> list[Answer]:
     """Two answers sharing the Zambia passage under different local numbers, then a refusal."""
     first = Answer(
-        "Avec quel pays la Chine s'est-elle associée ?",
-        "fr",
-        "Avec la Zambie [1]. La WAIC a eu lieu à Shanghai [2].",
-        False,
-        [Sentence("Avec la Zambie.", [1]), Sentence("La WAIC a eu lieu à Shanghai.", [2])],
-        [source(1, "001", ZAMBIA, 10), source(2, "002", WAIC, 0, url=None)],
-        "extractive",
+        question="Avec quel pays la Chine s'est-elle associée ?",
+        language="fr",
+        text="Avec la Zambie [1]. La WAIC a eu lieu à Shanghai [2].",
+        refused=False,
+        sentences=[
+            Sentence("Avec la Zambie.", [1]),
+            Sentence("La WAIC a eu lieu à Shanghai.", [2]),
+        ],
+        sources=[source(1, "001", ZAMBIA, 10), source(2, "002", WAIC, 0, url=None)],
+        model="extractive",
         notice="Mode extractif : passages cités tels quels, sans reformulation.",
     )
     second = Answer(
-        "Qui a ouvert la conférence ?",
-        "fr",
-        "Li Qiang [1][2], en présence de la Zambie [2, 1].",
-        False,
-        [Sentence("Li Qiang, en présence de la Zambie.", [1, 2])],
-        [source(1, "003", LI_QIANG, 5), source(2, "001", ZAMBIA, 10)],
-        "extractive",
+        question="Qui a ouvert la conférence ?",
+        language="fr",
+        text="Li Qiang [1][2], en présence de la Zambie [2, 1].",
+        refused=False,
+        sentences=[Sentence("Li Qiang, en présence de la Zambie.", [1, 2])],
+        sources=[source(1, "003", LI_QIANG, 5), source(2, "001", ZAMBIA, 10)],
+        model="extractive",
     )
     refused = Answer(
-        "Quel temps fera-t-il demain ?",
-        "fr",
-        "Les articles ne permettent pas de répondre à cette question.",
-        True,
-        [],
-        [],
-        "extractive",
+        question="Quel temps fera-t-il demain ?",
+        language="fr",
+        text="Les articles ne permettent pas de répondre à cette question.",
+        refused=True,
+        sentences=[],
+        sources=[],
+        model="extractive",
     )
     return [first, second, refused]
 

@@ -352,8 +352,28 @@ def test_chat_bubble_and_briefing_preview_escape_article_text():
     from ui.render import chat_message, sources_panel
 
     text = HOSTILE.format(port=9)
-    source = Source(1, "d", "<b>Titre</b>", None, "javascript:alert(3)", "d#0", text, 0, 9, 0.9)
-    answer = Answer("Q ?", "fr", text + " [1]", False, [], [source], "extractive", {}, "<i>n</i>")
+    source = Source(
+        n=1,
+        doc_id="d",
+        title="<b>Titre</b>",
+        date=None,
+        url="javascript:alert(3)",
+        chunk_id="d#0",
+        text=text,
+        start=0,
+        end=9,
+        score=0.9,
+    )
+    answer = Answer(
+        question="Q ?",
+        language="fr",
+        text=text + " [1]",
+        refused=False,
+        sentences=[],
+        sources=[source],
+        model="extractive",
+        notice="<i>n</i>",
+    )
     for shown in (chat_message(answer, 1), render_markdown([answer], escape=True)):
         assert "<img" not in shown and "<style" not in shown and "<i>" not in shown
         assert "![" not in shown and "](javascript" not in shown and "**fort**" not in shown
