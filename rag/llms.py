@@ -46,6 +46,10 @@ class ExtractiveLLM(LLM):
         raise LLMError("The extractive backend does not generate text.")
 
 
+# One generation at a time in this process, whichever model: a llama.cpp context is not safe to
+# use from two threads, and each model already runs on every core, so two at once would only
+# slow each other down.
+_GENERATION_LOCK = threading.Lock()
 PROMPT_CACHE_ENTRIES = 4  # at most this many saved prompt states (one per prompt set in use)
 SAME_PROMPT_TOKENS = 32  # keys sharing this many first tokens come from the same prompt set
 
@@ -78,7 +82,6 @@ class LlamaCppLLM(LLM):
     """A local GGUF model run in-process by llama-cpp-python, with grammar-constrained output."""
 
     kind = "llama.cpp"
-    _lock = threading.Lock()  # one llama.cpp context is not safe to use from two threads
 
     def __init__(self, name: str, model_path: Path, threads: int = 0, context: int = 2048):
         try:
@@ -123,7 +126,7 @@ class LlamaCppLLM(LLM):
         prefix = forced_prefix(schema) if schema else None
         grammar = self._grammar(schema, after_prefix=True) if prefix else None
         template = self._template if grammar else None
-        with self._lock:
+        with _GENERATION_LOCK:
             try:
                 if template is None:
                     yield from self._chat(messages, schema, temperature, max_tokens)
@@ -229,7 +232,7 @@ class OpenAICompatibleLLM(LLM):
         self.timeout = timeout  # the whole answer
         self.first_token_timeout = first_token_timeout  # also the longest silence mid-answer
         self.connect_timeout = connect_timeout
-        self.api_key = os.environ.get("RAG_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        self.api_key = _api_key()
         self._form: str | None = None  # the form the server accepted last time
 
     def _response_format(self, form: str, schema: dict) -> dict | None:
@@ -311,6 +314,10 @@ class OpenAICompatibleLLM(LLM):
         return f"no first token from {self.base_url} within {self.first_token_timeout:g} s"
 
 
+def _api_key() -> str | None:
+    return os.environ.get("RAG_OPENAI_API_KEY") or os.environ.get("OPENAI_API_KEY")
+
+
 def _server_sent_pieces(lines) -> Iterator[str | None]:
     """The text pieces of a server-sent event stream; None for each line without text, so
     that the caller can keep time while a server sends only keep-alives."""
@@ -343,10 +350,32 @@ class Backend:
     is_prefix: bool = False
     available: Callable[[], bool] = lambda: True
     path: Callable[[Settings], str | None] = lambda settings: None
+    # Whatever else than the name the factory builds the instance from: loaded instances are
+    # kept per name and value of this, so other threads or timeouts get an instance of their own.
+    varies_with: Callable[[Settings], tuple] = lambda settings: ()
+
+
+def _threads(settings: Settings) -> tuple:
+    return (settings.threads,)
+
+
+def _threads_and_cache(settings: Settings) -> tuple:
+    return (settings.threads, str(settings.model_cache_dir()))
+
+
+def _timeouts_and_key(settings: Settings) -> tuple:
+    return (
+        settings.llm_timeout,
+        settings.first_token_timeout,
+        settings.connect_timeout,
+        _api_key(),
+    )
 
 
 _REGISTRY: dict[str, Backend] = {}
-_LOADED: dict[str, LLM] = {}
+# The process's loaded LLMs: (name, *varies_with(settings)) -> instance. A model is loaded once
+# and shared by every caller that asks for it with the same settings.
+_LOADED: dict[tuple, LLM] = {}
 _LOAD_LOCK = threading.Lock()
 
 
@@ -359,12 +388,14 @@ def backends() -> list[Backend]:
 
 
 def get_llm(name: str, settings: Settings | None = None) -> LLM:
-    """The backend called `name`, loaded once per process."""
+    """The backend called `name`, loaded once per process for the settings it is built from."""
     settings = settings or Settings()
+    backend = _lookup(name)
+    key = (name, *backend.varies_with(settings))
     with _LOAD_LOCK:
-        if name not in _LOADED:
-            _LOADED[name] = _lookup(name).factory(name, settings)
-        return _LOADED[name]
+        if key not in _LOADED:
+            _LOADED[key] = backend.factory(name, settings)
+        return _LOADED[key]
 
 
 def _lookup(name: str) -> Backend:
@@ -429,6 +460,7 @@ for _model in BUNDLED.values():
             factory=_bundled_factory,
             available=_model.is_installed,
             path=lambda settings, m=_model: str(settings.model_cache_dir() / m.filename),
+            varies_with=_threads_and_cache,
         )
     )
 register(
@@ -438,6 +470,7 @@ register(
         "any local GGUF file: gguf:/path/to/model.gguf",
         _gguf_factory,
         is_prefix=True,
+        varies_with=_threads,
     )
 )
 register(
@@ -447,6 +480,7 @@ register(
         "a GGUF from the Hugging Face hub (online only): hf:REPO:FILE",
         _hf_factory,
         is_prefix=True,
+        varies_with=_threads_and_cache,
     )
 )
 register(
@@ -457,6 +491,7 @@ register(
         "Ollama): openai:http://HOST:PORT/v1#MODEL",
         _openai_factory,
         is_prefix=True,
+        varies_with=_timeouts_and_key,
     )
 )
 register(

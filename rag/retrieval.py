@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag import threads
 from rag.chunking import Chunk
 from rag.embedders import Embedder
 from rag.store import Index, check_embedder
@@ -116,7 +117,8 @@ class Retriever:
         if self.mode in ("hybrid", "dense"):
             if query_vector is None:
                 query_vector = self.embedder.embed_query(question)
-            scores, rows = _search_one_thread(self.index.faiss_index, query_vector, depth)
+            threads.for_search()
+            scores, rows = self.index.faiss_index.search(query_vector[None, :], depth)
             dense = {
                 int(r): (rank, float(s))
                 for rank, (r, s) in enumerate(zip(rows[0], scores[0]))
@@ -271,19 +273,6 @@ class Retriever:
         if next_doc == doc_id and "\n" not in text[end:next_start]:
             return start, next_end
         return start, end
-
-
-def _search_one_thread(faiss_index, query_vector: np.ndarray, depth: int):
-    """One query searched on one OpenMP thread: 5x faster than on two for a single vector
-    (100k flat chunks: 12 ms vs 60 ms, scripts/bench_scale.py), and ingest keeps its threads."""
-    import faiss
-
-    threads = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        return faiss_index.search(query_vector[None, :], depth)
-    finally:
-        faiss.omp_set_num_threads(threads)
 
 
 def _is_sentence(text: str) -> bool:

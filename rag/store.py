@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag import threads
 from rag.chunking import Chunk, chunk_document, section_headings, split_sentences, with_heading
 from rag.corpus import Document
 from rag.embedders import Embedder
@@ -423,6 +424,7 @@ def make_faiss_index(vectors: np.ndarray):
     """Exact inner product when small, HNSW when large (vectors are normalised: IP = cosine)."""
     import faiss
 
+    threads.for_build()
     dimension = vectors.shape[1]
     if _faiss_kind(len(vectors)) == "flat-ip":
         index = faiss.IndexFlatIP(dimension)

@@ -105,3 +105,35 @@ def test_the_reply_opening_goes_into_the_prompt_and_the_grammar_constrains_the_r
     LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp parses it
     assert forced_prefix({"type": "object", "properties": {"a": {"type": "string"}}}) is None
     assert continuation_grammar('root ::= "x"', schema) is None
+
+
+def test_loaded_llms_are_kept_per_name_and_the_settings_they_are_built_from():
+    name = "openai:http://127.0.0.1:9/v1#m"  # built without connecting
+    first = get_llm(name, Settings(llm_timeout=50.0))
+    assert get_llm(name, Settings(llm_timeout=50.0, index_dir="elsewhere")) is first
+    other = get_llm(name, Settings(llm_timeout=60.0))
+    assert other is not first and (first.timeout, other.timeout) == (50.0, 60.0)
+    assert get_llm("extractive", Settings(threads=1)) is get_llm("extractive", Settings(threads=2))
+
+
+def test_faiss_searches_on_one_thread_in_every_thread_that_searches():
+    import threading
+
+    import faiss
+
+    from rag import threads
+
+    seen = {}
+
+    def work():
+        seen["fresh"] = faiss.omp_get_max_threads()
+        threads.for_search()
+        seen["search"] = faiss.omp_get_max_threads()
+        threads.for_build()
+        seen["build"] = faiss.omp_get_max_threads()
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    # A new thread starts with OpenMP's own count, whatever other threads set for themselves.
+    assert seen["search"] == threads.SEARCH_THREADS and seen["build"] == seen["fresh"]
