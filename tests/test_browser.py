@@ -121,9 +121,9 @@ def test_switching_to_extractive_answers_without_the_model(browser, app_url):
     page.click("#settings")
     page.click("#model input")
     page.get_by_role("option", name="extractive").click()
-    answer = ask(page, COMPANIES)[-1]
+    answer = ask(page, "Avec quel pays africain la Chine s'est-elle associée ?")[-1]
     assert "Extractive mode" in answer or "Mode extractif" in answer
-    assert "Alibaba" in answer
+    assert "Zambie" in answer
     assert page.locator(f"{ANSWER} a[href*='#cite-']").count() >= 1
     page.close()
 
