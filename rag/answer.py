@@ -94,9 +94,12 @@ class Draft:
 
 
 class AnswerPipeline:
-    """Question in, verified cited `Answer` out. The LLM is swappable per call."""
+    """Question in, verified cited `Answer` out. The LLM is swappable per call.
 
-    def __init__(self, retriever: Retriever, llm: LLM, settings: Settings) -> None:
+    `llm` is the default backend; None when every call names its own (as `rag.service` does).
+    """
+
+    def __init__(self, retriever: Retriever, llm: LLM | None, settings: Settings) -> None:
         self.retriever = retriever
         self.llm = llm
         self.settings = settings

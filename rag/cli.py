@@ -180,15 +180,12 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 
 def cmd_search(args, settings: Settings) -> int:
-    from rag.embedders import get_embedder
-    from rag.engine import open_index
-    from rag.retrieval import Retriever
+    from rag.service import Service
 
-    embedder = get_embedder(settings.embedder)
-    retriever = Retriever(open_index(settings, embedder, _notify), embedder)
+    service = Service.open(settings, load_llm=False, notify=_notify)
     k = args.top_k or 5
     for question in _questions(args.question):
-        hits = retriever.search(question, k)
+        hits = service.search(question, k)
         if args.json:
             record = {"question": question, "hits": [h.to_dict() for h in hits]}
             print(json.dumps(record, ensure_ascii=False), flush=True)
@@ -201,11 +198,11 @@ def cmd_search(args, settings: Settings) -> int:
 
 
 def cmd_ask(args, settings: Settings) -> int:
-    from rag.engine import make_pipeline
+    from rag.service import Service
 
-    pipeline = make_pipeline(settings, notify=_notify)
+    service = Service.open(settings, notify=_notify)
     for question in _questions(args.question):
-        answer = pipeline.ask(question)
+        answer = service.ask(question)
         if args.json:
             print(answer.to_json(), flush=True)
         else:
@@ -215,10 +212,10 @@ def cmd_ask(args, settings: Settings) -> int:
 
 def cmd_chat(args, settings: Settings) -> int:
     from rag.answer import Answer, Draft
-    from rag.engine import make_pipeline
+    from rag.service import Service
 
-    pipeline = make_pipeline(settings, notify=_notify)
-    print(f"Ask about the articles ({pipeline.llm.name}); an empty line or Ctrl-D quits.")
+    service = Service.open(settings, notify=_notify)
+    print(f"Ask about the articles ({service.llm.name}); an empty line or Ctrl-D quits.")
     while True:
         try:
             question = input("\n> ").strip()
@@ -227,7 +224,7 @@ def cmd_chat(args, settings: Settings) -> int:
         if not question:
             break
         shown = ""
-        for event in pipeline.stream(question):
+        for event in service.stream(question):
             if isinstance(event, Draft) and sys.stdout.isatty():
                 print(event.text[len(shown) :], end="", flush=True)
                 shown = event.text
@@ -242,7 +239,7 @@ def cmd_brief(args, settings: Settings) -> int:
     from pathlib import Path
 
     from rag.briefing import SUFFIXES, write_briefing
-    from rag.engine import make_pipeline
+    from rag.service import Service
 
     output = Path(args.output)
     if output.suffix.lower() not in SUFFIXES:
@@ -259,11 +256,11 @@ def cmd_brief(args, settings: Settings) -> int:
     questions = [line.strip() for line in lines if line.strip()]
     if not questions:
         raise ConfigError(f"No questions in {args.questions!r}: write one question per line.")
-    pipeline = make_pipeline(settings, notify=_notify)
+    service = Service.open(settings, notify=_notify)
     answers = []
     for number, question in enumerate(questions, 1):
         print(f"[{number}/{len(questions)}] {question}", file=sys.stderr, flush=True)
-        answers.append(pipeline.ask(question))
+        answers.append(service.ask(question))
     path = write_briefing(answers, output, title=args.title, language=settings.language)
     refused = sum(a.refused for a in answers)
     print(f"{path}: {len(answers) - refused} answered, {refused} refused")
@@ -274,20 +271,17 @@ def cmd_serve(args, settings: Settings) -> int:
     import os
 
     from rag.config import DEFAULT_CORPUS_DIR
-    from rag.engine import check_exposure, make_pipeline, parse_auth
-    from rag.llms import backends
+    from rag.exposure import check_exposure, parse_auth
+    from rag.service import Service
     from ui.app import SEED_EXAMPLES, build_app, launch
 
     auth = parse_auth(os.environ.get("RAG_AUTH"))
     warning = check_exposure(args.host, auth, args.public)  # before any slow start-up
     if warning:
         print(warning, file=sys.stderr, flush=True)
-    pipeline = make_pipeline(settings, notify=_notify)
-    names = [b.name for b in backends() if not b.is_prefix and b.available()]
-    if pipeline.llm.name not in names:
-        names.insert(0, pipeline.llm.name)
+    service = Service.open(settings, notify=_notify)
     seeds = Path(settings.corpus_dir).resolve() == Path(DEFAULT_CORPUS_DIR).resolve()
-    app = build_app(pipeline, names, SEED_EXAMPLES if seeds else None)
+    app = build_app(service, SEED_EXAMPLES if seeds else None)
     print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)
     launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
     return 0
@@ -320,11 +314,11 @@ def cmd_models(args, settings: Settings) -> int:
 
 def cmd_eval_retrieval(args, settings: Settings) -> int:
     from rag.benchmarks import evaluate_retrieval, load_squad, retrieval_table
-    from rag.embedders import get_embedder
+    from rag.service import Service
 
     methods = ["bm25", "dense", "hybrid"] if args.method == "all" else [args.method]
     dataset = load_squad(args.dataset, limit=args.limit)
-    embedder = get_embedder(settings.embedder)
+    embedder = Service(settings).embedder
     results = evaluate_retrieval(dataset, embedder, methods, settings, sys.stderr.isatty())
     if args.json:
         record = {
@@ -343,14 +337,14 @@ def cmd_eval_retrieval(args, settings: Settings) -> int:
 
 def cmd_eval_answers(args, settings: Settings) -> int:
     from rag.benchmarks import RecordedLLM, answers_table, evaluate_answers
-    from rag.embedders import get_embedder
     from rag.evaluation import load_questions, verdicts_to_json
-    from rag.llms import get_llm
+    from rag.service import Service
 
-    llm = get_llm(settings.llm, settings)
+    service = Service(settings)  # loads the parts; the measures build their own indexes
+    llm = service.llm
     if args.record:
         llm = RecordedLLM(llm, args.record)
-    embedder = get_embedder(settings.embedder)
+    embedder = service.embedder
     progress = sys.stderr.isatty()
     if args.dataset:
         from rag.squad_answers import SPLITS, evaluate_dataset_answers

@@ -1,25 +1,20 @@
-"""Wiring for the CLI and the UI: ingest a folder, open (or rebuild) the index, build a pipeline."""
+"""The index kept up to date: ingest folders, add uploaded articles, open (or repair) the index."""
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import logging
 import os
 import shutil
-import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from rag.answer import AnswerPipeline
 from rag.config import Settings
 from rag.corpus import SUPPORTED_SUFFIXES, LoadResult, Skipped, load_corpus, load_document
 from rag.embedders import Embedder, get_embedder
-from rag.errors import ConfigError, CorpusError, IndexStoreError
-from rag.llms import LLM, get_llm
+from rag.errors import CorpusError, IndexStoreError
 from rag.locks import ingest_lock
 from rag.progress import TerminalProgress
-from rag.retrieval import Retriever
 from rag.store import (
     Index,
     IngestReport,
@@ -295,67 +290,3 @@ def _rebuild_folders(settings: Settings, problem: str) -> list[str]:
             "--rebuild --replace`."
         )
     return recorded.folders
-
-
-def make_pipeline(
-    settings: Settings,
-    llm: LLM | None = None,
-    embedder: Embedder | None = None,
-    notify=None,
-    progress: Progress | None = None,
-) -> AnswerPipeline:
-    """The default pipeline for `settings`; the LLM loads once, here."""
-    embedder = embedder or get_embedder(settings.embedder)
-    index = open_index(settings, embedder, notify or log.warning, progress)
-    return AnswerPipeline(
-        Retriever(index, embedder), llm or get_llm(settings.llm, settings), settings
-    )
-
-
-# --- exposure --------------------------------------------------------------------------------
-
-
-def parse_auth(value: str | None) -> tuple[str, str] | None:
-    """`RAG_AUTH=user:password` as a pair; unset is None; anything else is an error (a typo
-    must not leave the app open)."""
-    if not value:
-        return None
-    user, colon, password = value.partition(":")
-    if not colon or not user or not password:
-        raise ConfigError("RAG_AUTH must be user:password (both non-empty).")
-    return user, password
-
-
-def check_exposure(host: str, auth: tuple[str, str] | None, public: bool) -> str | None:
-    """Refuse to serve beyond this machine without a login, unless `public` says so.
-
-    Returns a warning to print when the app is open to the network on purpose.
-    """
-    if is_loopback(host) or auth:
-        return None
-    if not public:
-        raise ConfigError(
-            f"Refusing to serve on {host} without a login: anyone who can reach the port could "
-            "read the articles and add their own. Set RAG_AUTH=user:password, or bind "
-            "127.0.0.1, or pass --public to open the app to the network on purpose."
-        )
-    return (
-        f"WARNING: serving on {host} with no login (--public): anyone who can reach this port "
-        "can ask questions and upload articles into this index."
-    )
-
-
-def is_loopback(host: str) -> bool:
-    """Whether every address `host` stands for is this machine's loopback."""
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    addresses = {info[4][0] for info in infos}
-    return bool(addresses) and all(
-        ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses
-    )

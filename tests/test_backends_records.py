@@ -8,8 +8,8 @@ from rag.answer import Answer
 from rag.bundled import BUNDLED, ensure_gguf
 from rag.config import Settings
 from rag.embedders import get_embedder
-from rag.engine import make_pipeline
 from rag.llms import get_llm
+from rag.service import Service
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.slow
@@ -18,9 +18,9 @@ QUESTION = "Avec quel pays africain la Chine s'est-elle associée ?"
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def service(tmp_path_factory):
     settings = Settings(index_dir=str(tmp_path_factory.mktemp("index")), corpus_dir=str(SEEDS))
-    return make_pipeline(
+    return Service.open(
         settings, llm=get_llm("extractive"), embedder=get_embedder(settings.embedder)
     )
 
@@ -30,9 +30,9 @@ def small_gguf() -> str:
 
 
 @pytest.mark.parametrize("name", ["qwen2.5-coder-0.5b", "gguf:SMALL", "extractive"])
-def test_each_backend_returns_a_valid_cited_record(pipeline, name):
+def test_each_backend_returns_a_valid_cited_record(service, name):
     name = name.replace("SMALL", small_gguf())
-    answer = pipeline.ask(QUESTION, llm=get_llm(name, pipeline.settings))
+    answer = service.with_llm(name).ask(QUESTION)
     record = json.loads(answer.to_json())
     assert set(record) == set(Answer.__dataclass_fields__)
     assert record["language"] == "fr" and record["question"] == QUESTION
@@ -42,5 +42,5 @@ def test_each_backend_returns_a_valid_cited_record(pipeline, name):
     numbers = {s["n"] for s in record["sources"]}
     assert numbers and all(set(s["sources"]) <= numbers for s in record["sentences"])
     for source in record["sources"]:
-        text = pipeline.retriever.index.documents[source["doc_id"]].text
+        text = service.documents()[source["doc_id"]].text
         assert text[source["start"] : source["end"]] == source["text"]

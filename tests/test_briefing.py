@@ -11,6 +11,7 @@ from rag.briefing import render_markdown, write_briefing, write_docx
 from rag.cli import main
 from rag.config import Settings
 from rag.errors import RagError
+from rag.service import Service
 
 ZAMBIA = "La Chine   s'est associée\n à la Zambie."
 WAIC = "La WAIC s'est tenue à Shanghai."
@@ -139,12 +140,12 @@ def test_cli_brief_asks_every_question_once_and_writes_the_note(
     engine.ingest(settings, embedder=hashing_embedder)
     built = []
 
-    def make_pipeline(settings, **options):
+    def open_service(settings, **options):
         built.append(settings)
-        return real_make_pipeline(settings, embedder=hashing_embedder, **options)
+        return real_open(settings, embedder=hashing_embedder, **options)
 
-    real_make_pipeline = engine.make_pipeline
-    monkeypatch.setattr(engine, "make_pipeline", make_pipeline)
+    real_open = Service.open
+    monkeypatch.setattr(Service, "open", open_service)
     monkeypatch.setenv("RAG_CONFIG", str(tmp_path / "no-rag.toml"))
     # Hashed-word cosines are far below e5's, so the e5 relevance floor would refuse everything.
     monkeypatch.setenv("RAG_MIN_RELEVANCE", "0.1")

@@ -15,7 +15,7 @@ import pytest
 from playwright import sync_api
 
 from rag.config import Settings
-from rag.engine import make_pipeline
+from rag.service import Service
 from tests.conftest import ROOT, SEEDS, free_port
 from ui.app import SEED_EXAMPLES, build_app, launch
 
@@ -31,8 +31,8 @@ COMPANIES = "Quelles entreprises mènent les avancées chinoises en intelligence
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     settings = Settings(index_dir=str(tmp_path_factory.mktemp("index")), corpus_dir=str(SEEDS))
-    pipeline = make_pipeline(settings)
-    app = build_app(pipeline, [pipeline.llm.name, "extractive"], SEED_EXAMPLES)
+    service = Service.open(settings)
+    app = build_app(service, SEED_EXAMPLES)
     port = free_port()
     launch(app, "127.0.0.1", port, block=False)
     try:

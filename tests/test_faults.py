@@ -230,7 +230,7 @@ def test_uploads_reindex_the_index_s_own_folder_not_the_default_one(tmp_path, ha
 
 
 def test_exposure_rules():
-    from rag.engine import check_exposure, parse_auth
+    from rag.exposure import check_exposure, parse_auth
 
     for host in ("127.0.0.1", "localhost", "::1", "[::1]", "127.0.0.2"):
         assert check_exposure(host, None, public=False) is None, host
@@ -640,8 +640,8 @@ def test_ingest_shows_articles_per_second_and_an_eta_on_a_terminal(tmp_path):
 def test_a_hostile_article_is_shown_as_text_in_the_browser(tmp_path):
     from playwright import sync_api
 
-    from rag.engine import make_pipeline
     from rag.llms import get_llm
+    from rag.service import Service
     from tests.test_browser import CHROMIUM, ask, open_page
     from ui.app import build_app, launch
 
@@ -664,8 +664,8 @@ def test_a_hostile_article_is_shown_as_text_in_the_browser(tmp_path):
         )
         write_articles(corpus)
         settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(corpus))
-        pipeline = make_pipeline(settings, llm=get_llm("extractive", settings))
-        app = build_app(pipeline, ["extractive"])
+        service = Service.open(settings, llm=get_llm("extractive", settings))
+        app = build_app(service)
         port = free_port()
         launch(app, "127.0.0.1", port, block=False)
         try:

@@ -12,8 +12,8 @@ from rag.answer import Answer, Draft
 from rag.bundled import BUNDLED, ensure_gguf
 from rag.config import Settings
 from rag.embedders import get_embedder
-from rag.engine import make_pipeline
 from rag.llms import get_llm
+from rag.service import Service
 from tests.conftest import SEEDS, free_port, stop
 
 pytestmark = pytest.mark.slow
@@ -68,8 +68,8 @@ def test_streamed_structured_cited_answer_from_the_server(server_url, tmp_path):
         index_dir=str(tmp_path / "index"), corpus_dir=str(SEEDS), first_token_timeout=120
     )
     llm = get_llm(f"openai:{server_url}#qwen", settings)
-    pipeline = make_pipeline(settings, llm=llm, embedder=get_embedder(settings.embedder))
-    events = list(pipeline.stream("Avec quel pays africain la Chine s'est-elle associée ?"))
+    service = Service.open(settings, llm=llm, embedder=get_embedder(settings.embedder))
+    events = list(service.stream("Avec quel pays africain la Chine s'est-elle associée ?"))
     answer = events[-1]
     assert isinstance(answer, Answer) and answer.notice is None, answer.notice
     assert any(isinstance(e, Draft) for e in events[:-1]), "the answer was not streamed"
@@ -81,7 +81,7 @@ def test_streamed_structured_cited_answer_from_the_server(server_url, tmp_path):
 def test_unreachable_server_falls_back_to_an_extractive_answer(tmp_path):
     settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(SEEDS), llm_timeout=5)
     llm = get_llm(f"openai:http://127.0.0.1:{free_port()}/v1#none", settings)
-    pipeline = make_pipeline(settings, llm=llm, embedder=get_embedder(settings.embedder))
-    answer = pipeline.ask("Avec quel pays africain la Chine s'est-elle associée ?")
+    service = Service.open(settings, llm=llm, embedder=get_embedder(settings.embedder))
+    answer = service.ask("Avec quel pays africain la Chine s'est-elle associée ?")
     assert answer.notice and "Cannot reach" in answer.notice
     assert not answer.refused and answer.sources

@@ -6,8 +6,8 @@ import pytest
 
 from rag.config import Settings
 from rag.embedders import get_embedder
-from rag.engine import make_pipeline
 from rag.evaluation import judge, summarise, verdicts_to_json
+from rag.service import Service
 from tests.conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
@@ -18,16 +18,16 @@ MIN_LANGUAGE = 0.95  # measured 1.0
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
+def service(tmp_path_factory):
     settings = Settings(
         index_dir=str(tmp_path_factory.mktemp("qwen") / "index"), corpus_dir=str(SEEDS)
     )
-    return make_pipeline(settings, embedder=get_embedder(settings.embedder))
+    return Service.open(settings, embedder=get_embedder(settings.embedder))
 
 
-def test_seed_questions_with_the_default_model(pipeline, questions):
+def test_seed_questions_with_the_default_model(service, questions):
     assert len(questions) >= 30
-    verdicts = [judge(item, pipeline.ask(item["question"])) for item in questions]
+    verdicts = [judge(item, service.ask(item["question"])) for item in questions]
     summary = summarise(verdicts)
     report = ROOT / "build" / "qwen-answers.json"
     report.parent.mkdir(exist_ok=True)
@@ -49,10 +49,10 @@ def test_seed_questions_with_the_default_model(pipeline, questions):
     assert summary["language_match"] >= MIN_LANGUAGE, failures
 
 
-def test_answer_record_is_consistent(pipeline):
-    answer = pipeline.ask("Avec quel pays africain la Chine s'est-elle associée ?")
+def test_answer_record_is_consistent(service):
+    answer = service.ask("Avec quel pays africain la Chine s'est-elle associée ?")
     assert not answer.refused
-    documents = pipeline.retriever.index.documents
+    documents = service.documents()
     for source in answer.sources:
         assert documents[source.doc_id].text[source.start : source.end] == source.text
     cited = {n for s in answer.sentences for n in s.sources}

@@ -1,32 +1,25 @@
-"""The browser chat: built around a pipeline passed in, so any pipeline can be served and tested.
+"""The browser chat: the layout, built around a service passed in (see `rag.service`).
 
 Layout: the conversation on the left; on the right, tabs for the cited sources, the briefing
 note and the article uploads; settings (model, temperature, answer language, top-k) below.
 Labels follow the browser's language (French or English) through Gradio's own I18n.
+What each event does lives in `ui.handlers`.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import time
-from datetime import date
 from pathlib import Path
 
 import gradio as gr
 
-from rag.answer import Answer, AnswerPipeline, Draft
-from rag.briefing import render_markdown, write_briefing
 from rag.config import DEFAULT_MAX_UPLOAD_BYTES
-from rag.engine import add_articles
-from rag.llms import get_llm
-from rag.retrieval import Retriever
-from rag.store import load_index
+from rag.service import Service
+from ui import handlers
+from ui.handlers import STALE_BRIEFING_SECONDS, BriefingFiles
 from ui.labels import ADD_TO_BRIEFING, I18N
-from ui.render import chat_message, plain, sources_panel
+from ui.render import sources_panel
 
 HERE = Path(__file__).resolve().parent
-STALE_BRIEFING_SECONDS = 3600  # written briefing files older than this are deleted
 SEED_EXAMPLES = [  # shown when the app serves the seed articles
     "Avec quel pays africain la Chine s'est-elle associée ?",
     "Who is the Chinese foreign minister who launched the plan?",
@@ -34,110 +27,33 @@ SEED_EXAMPLES = [  # shown when the app serves the seed articles
 ]
 
 
-def build_app(
-    pipeline: AnswerPipeline, llm_names: list[str], examples: list[str] | None = None
-) -> gr.Blocks:
+def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
     """The chat, its sources, the briefing note, uploads, settings, and the `/ask` API."""
     t = I18N
-    # Briefing files are written here, one folder per request; Gradio serves copies from its
-    # own cache (cleaned by `delete_cache` below), so old folders are removed as new ones come,
-    # and the whole directory when the app goes away.
-    briefings = tempfile.TemporaryDirectory(prefix="rag-briefings-")
+    files = BriefingFiles()
 
-    def briefing_folder() -> Path:
-        root = Path(briefings.name)
-        for old in root.iterdir():
-            if time.time() - old.stat().st_mtime > STALE_BRIEFING_SECONDS:
-                shutil.rmtree(old, ignore_errors=True)
-        return Path(tempfile.mkdtemp(dir=root))
-
-    def choose_llm(name: str):
-        if not name or name == pipeline.llm.name:
-            return pipeline.llm
-        return get_llm(name, pipeline.settings)
-
-    def documents():
-        return pipeline.retriever.index.documents
-
+    # Gradio reads each handler's parameters (and `gr.LikeData` by its type), so the service
+    # and the briefing files are bound here rather than with functools.partial.
     def respond(message, history, answers, model, language, top_k, temperature):
-        history, answers = list(history or []), dict(answers or {})
-        if not message or not message.strip():
-            yield history, answers, gr.update(), message
-            return
-        previous = [a["question"] for a in answers.values()]
-        history.append({"role": "user", "content": plain(message)})
-        history.append({"role": "assistant", "content": "…"})
-        turn = len(history) - 1
-        settings = pipeline.settings.replace(
-            language=language, top_k=int(top_k), temperature=float(temperature)
+        yield from handlers.respond(
+            service, message, history, answers, model, language, top_k, temperature
         )
-        events = pipeline.stream(
-            message, llm=choose_llm(model), settings=settings, previous=previous
-        )
-        for event in events:
-            if isinstance(event, Draft):
-                history[-1] = {"role": "assistant", "content": plain(event.text) + " …"}
-                yield history, answers, gr.update(), ""
-            else:
-                history[-1] = {"role": "assistant", "content": chat_message(event, turn)}
-                answers[turn] = event.to_dict()
-                shown = {int(k): Answer.from_dict(v) for k, v in answers.items()}
-                yield history, answers, sources_panel(shown, documents(), turn), ""
-
-    def add_to_briefing(note, answers, turn):
-        record = (answers or {}).get(turn)
-        note = list(note or [])
-        if record and record not in note:
-            note.append(record)
-        return (note, *briefing_outputs(note))
 
     def on_feedback(note, answers, data: gr.LikeData):
-        if data.liked != ADD_TO_BRIEFING:
-            return (note, *briefing_outputs(note))
-        return add_to_briefing(note, answers, data.index)
+        return handlers.on_feedback(files, note, answers, data.liked, data.index)
 
     def add_last(note, answers):
-        turns = sorted(answers or {})
-        return add_to_briefing(note, answers, turns[-1] if turns else None)
+        return handlers.add_last(files, note, answers)
 
     def clear_briefing():
-        return ([], *briefing_outputs([]))
+        return handlers.clear_briefing(files)
 
-    def briefing_outputs(note):
-        if not note:
-            hidden = gr.update(value=None, interactive=False)
-            return t("briefing_empty"), hidden, hidden
-        answers = [Answer.from_dict(r) for r in note]
-        language = answers[0].language
-        folder = briefing_folder()
-        name = f"briefing-{date.today().isoformat()}"
-        markdown = write_briefing(answers, folder / f"{name}.md", language=language)
-        word = write_briefing(answers, folder / f"{name}.docx", language=language)
-        return (
-            render_markdown(answers, language=language, escape=True),
-            gr.update(value=str(markdown), interactive=True),
-            gr.update(value=str(word), interactive=True),
-        )
+    def upload(uploaded):
+        return handlers.upload(service, uploaded)
 
-    def upload(files):
-        paths = [f if isinstance(f, str) else f.name for f in files or []]
-        if not paths:
-            return t("upload_nothing"), corpus_summary()
-        added, refused = add_articles(pipeline.settings, paths, pipeline.retriever.embedder)
-        if added:
-            pipeline.retriever = Retriever(
-                load_index(pipeline.settings.index_dir), pipeline.retriever.embedder
-            )
-        lines = [f"✅ {plain(doc_id)}" for doc_id in added]
-        lines += [f"❌ {plain(skip.reason)}" for skip in refused]
-        return "\n\n".join(lines), corpus_summary()
-
-    def corpus_summary():
-        rows = sorted(documents().values(), key=lambda d: (d.date or "", d.title), reverse=True)
-        return "\n".join(f"- **{plain(d.title)}** ({plain(d.date or d.doc_id)})" for d in rows)
-
-    def ask(question: str, model: str = "") -> dict:
-        return pipeline.ask(question, llm=choose_llm(model)).to_dict()
+    def ask(question: str, model: str | None = None) -> dict:
+        # `model` defaults to None so that the API takes the question alone.
+        return handlers.ask(service, question, model)
 
     with gr.Blocks(
         title="Articles — réponses citées / cited answers",
@@ -182,7 +98,7 @@ def build_app(
                                 t("download_docx"), interactive=False, elem_id="download-docx"
                             )
                     with gr.Tab(t("articles"), elem_id="tab-articles"):
-                        files = gr.File(
+                        uploads = gr.File(
                             label=t("upload"),
                             file_count="multiple",
                             file_types=[".txt", ".md", ".html"],
@@ -190,18 +106,18 @@ def build_app(
                         )
                         index_files = gr.Button(t("index_files"), elem_id="index-files")
                         status = gr.Markdown(elem_id="upload-status")
-                        corpus = gr.Markdown(corpus_summary(), elem_id="corpus")
+                        corpus = gr.Markdown(handlers.corpus_summary(service), elem_id="corpus")
         with gr.Accordion(t("settings"), open=False, elem_id="settings"):
             with gr.Row():
                 model = gr.Dropdown(
-                    llm_names, value=pipeline.llm.name, label=t("model"), elem_id="model"
+                    service.llm_choices(), value=service.llm.name, label=t("model"), elem_id="model"
                 )
                 language = gr.Radio(
-                    ["auto", "fr", "en"], value=pipeline.settings.language, label=t("language")
+                    ["auto", "fr", "en"], value=service.settings.language, label=t("language")
                 )
-                top_k = gr.Slider(1, 12, value=pipeline.settings.top_k, step=1, label=t("top_k"))
+                top_k = gr.Slider(1, 12, value=service.settings.top_k, step=1, label=t("top_k"))
                 temperature = gr.Slider(
-                    0.0, 1.0, value=pipeline.settings.temperature, step=0.1, label=t("temperature")
+                    0.0, 1.0, value=service.settings.temperature, step=0.1, label=t("temperature")
                 )
 
         chat_inputs = [box, chat, answers, model, language, top_k, temperature]
@@ -212,7 +128,7 @@ def build_app(
         chat.like(on_feedback, [note, answers], briefing)
         add.click(add_last, [note, answers], briefing)
         clear.click(clear_briefing, None, briefing)
-        index_files.click(upload, files, [status, corpus], concurrency_id="index")
+        index_files.click(upload, uploads, [status, corpus], concurrency_id="index")
 
         api_question = gr.Textbox(visible=False)
         api_model = gr.Textbox(visible=False)

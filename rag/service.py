@@ -1,0 +1,134 @@
+"""The one object the CLI and the UI talk to: answers, passages, articles and LLM backends.
+
+It loads the parts (embedder, index, LLM) once, and is the only place that does so for them;
+after an upload it reloads the index itself.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rag import engine
+from rag.answer import Answer, AnswerPipeline, Draft
+from rag.config import Settings
+from rag.corpus import Document, Skipped
+from rag.embedders import Embedder, get_embedder
+from rag.llms import LLM, backends, get_llm
+from rag.retrieval import Hit, Retriever
+from rag.store import load_index
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """Cited answers over one index, with one default LLM; other backends on request."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        llm: LLM | None = None,
+        notify: Callable[[str], None] = log.warning,
+    ) -> None:
+        self.settings = settings
+        self.notify = notify
+        self._embedder = embedder
+        self._llm = llm
+        # Shared with the copies `with_llm` makes, so that one reload serves them all.
+        self._pipeline: AnswerPipeline | None = None
+
+    @classmethod
+    def open(cls, settings: Settings, *, load_llm: bool = True, **parts) -> Service:
+        """A service whose index is open (built or repaired first when needed, with a message)
+        and, unless `load_llm` is false (a search needs none), whose LLM is loaded."""
+        service = cls(settings, **parts)
+        service._answers()
+        if load_llm:
+            service.llm  # loaded now, not during the first answer
+        return service
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings.embedder)
+        return self._embedder
+
+    @property
+    def llm(self) -> LLM:
+        """The backend that answers, loaded on first use."""
+        if self._llm is None:
+            self._llm = get_llm(self.settings.llm, self.settings)
+        return self._llm
+
+    def _answers(self) -> AnswerPipeline:
+        if self._pipeline is None:
+            index = engine.open_index(self.settings, self.embedder, self.notify)
+            self._pipeline = AnswerPipeline(Retriever(index, self.embedder), None, self.settings)
+        return self._pipeline
+
+    # --- answers ------------------------------------------------------------------------------
+
+    def stream(
+        self,
+        question: str,
+        *,
+        language: str | None = None,
+        top_k: int | None = None,
+        temperature: float | None = None,
+        previous: list[str] | None = None,
+    ) -> Iterator[Draft | Answer]:
+        """`Draft`s while the model writes, then the verified `Answer`.
+
+        `language`, `top_k` and `temperature` override the settings for this question;
+        `previous` holds the conversation's earlier questions (for follow-ups).
+        """
+        settings = self.settings.replace(language=language, top_k=top_k, temperature=temperature)
+        return self._answers().stream(question, llm=self.llm, settings=settings, previous=previous)
+
+    def ask(self, question: str, **options) -> Answer:
+        """Answer one question (the last event of `stream`)."""
+        for event in self.stream(question, **options):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream() always ends with an Answer")
+
+    def with_llm(self, name: str | None) -> Service:
+        """This service answering with backend `name` (empty: this one), on the same index."""
+        if not name or name == self.llm.name:
+            return self
+        self._answers()  # opened before the copy, so the copy shares it
+        other = copy.copy(self)
+        other._llm = get_llm(name, self.settings)
+        return other
+
+    def llm_choices(self) -> list[str]:
+        """The backends to offer by name: every available one, this service's first if unlisted."""
+        names = [b.name for b in backends() if not b.is_prefix and b.available()]
+        if self.llm.name not in names:
+            names.insert(0, self.llm.name)
+        return names
+
+    # --- passages and articles ----------------------------------------------------------------
+
+    def search(self, question: str, k: int) -> list[Hit]:
+        """The `k` best passages for `question` (hybrid retrieval, no LLM)."""
+        return self._answers().retriever.search(question, k)
+
+    def documents(self) -> dict[str, Document]:
+        """The indexed articles by doc_id."""
+        return self._answers().retriever.index.documents
+
+    def add_articles(self, paths: list[str | Path]) -> tuple[list[str], list[Skipped]]:
+        """Add uploaded files to the index (see `engine.add_articles`), then reload it.
+
+        Returns the doc_ids added and the files refused, each with its reason.
+        """
+        added, refused = engine.add_articles(self.settings, paths, self.embedder)
+        if added and self._pipeline is not None:
+            index = load_index(self.settings.index_dir)
+            self._pipeline.retriever = Retriever(index, self.embedder)
+        return added, refused

@@ -1,0 +1,137 @@
+"""What the chat's events do: plain functions of the service and the event's inputs.
+
+`ui.app` wires them to the layout; tests call them with a fake service, without a browser.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import gradio as gr
+
+from rag.answer import Answer, Draft
+from rag.briefing import render_markdown, write_briefing
+from ui.labels import ADD_TO_BRIEFING, I18N
+from ui.render import chat_message, plain, sources_panel
+
+if TYPE_CHECKING:
+    from rag.service import Service
+
+STALE_BRIEFING_SECONDS = 3600  # written briefing files older than this are deleted
+
+
+def respond(service: Service, message, history, answers, model, language, top_k, temperature):
+    """Stream one answer into the chat: (history, answers, sources panel, question box)."""
+    history, answers = list(history or []), dict(answers or {})
+    if not message or not message.strip():
+        yield history, answers, gr.update(), message
+        return
+    previous = [a["question"] for a in answers.values()]
+    history.append({"role": "user", "content": plain(message)})
+    history.append({"role": "assistant", "content": "…"})
+    turn = len(history) - 1
+    events = service.with_llm(model).stream(
+        message,
+        language=language,
+        top_k=int(top_k),
+        temperature=float(temperature),
+        previous=previous,
+    )
+    for event in events:
+        if isinstance(event, Draft):
+            history[-1] = {"role": "assistant", "content": plain(event.text) + " …"}
+            yield history, answers, gr.update(), ""
+        else:
+            history[-1] = {"role": "assistant", "content": chat_message(event, turn)}
+            answers[turn] = event.to_dict()
+            shown = {int(k): Answer.from_dict(v) for k, v in answers.items()}
+            yield history, answers, sources_panel(shown, service.documents(), turn), ""
+
+
+def ask(service: Service, question: str, model: str | None = None) -> dict:
+    """The `/ask` API: the answer record; `model` names a backend (empty or None: the default)."""
+    return service.with_llm(model).ask(question).to_dict()
+
+
+def upload(service: Service, files) -> tuple[str, str]:
+    """Index the uploaded files: (one line per file, added or refused, the corpus list)."""
+    paths = [f if isinstance(f, str) else f.name for f in files or []]
+    if not paths:
+        return I18N("upload_nothing"), corpus_summary(service)
+    added, refused = service.add_articles(paths)
+    lines = [f"✅ {plain(doc_id)}" for doc_id in added]
+    lines += [f"❌ {plain(skip.reason)}" for skip in refused]
+    return "\n\n".join(lines), corpus_summary(service)
+
+
+def corpus_summary(service: Service) -> str:
+    """The indexed articles, newest first, as a Markdown list."""
+    rows = sorted(service.documents().values(), key=lambda d: (d.date or "", d.title), reverse=True)
+    return "\n".join(f"- **{plain(d.title)}** ({plain(d.date or d.doc_id)})" for d in rows)
+
+
+class BriefingFiles:
+    """Where briefing files are written, one folder per request.
+
+    Gradio serves copies from its own cache (cleaned by the app's `delete_cache`), so old
+    folders are removed as new ones come, and the whole directory when the app goes away.
+    """
+
+    def __init__(self) -> None:
+        self._root = tempfile.TemporaryDirectory(prefix="rag-briefings-")
+
+    def folder(self) -> Path:
+        root = Path(self._root.name)
+        for old in root.iterdir():
+            if time.time() - old.stat().st_mtime > STALE_BRIEFING_SECONDS:
+                shutil.rmtree(old, ignore_errors=True)
+        return Path(tempfile.mkdtemp(dir=root))
+
+
+def briefing_outputs(files: BriefingFiles, note) -> tuple:
+    """(preview, Markdown download, Word download) for the answer records in `note`."""
+    if not note:
+        hidden = gr.update(value=None, interactive=False)
+        return I18N("briefing_empty"), hidden, hidden
+    answers = [Answer.from_dict(r) for r in note]
+    language = answers[0].language
+    folder = files.folder()
+    name = f"briefing-{date.today().isoformat()}"
+    markdown = write_briefing(answers, folder / f"{name}.md", language=language)
+    word = write_briefing(answers, folder / f"{name}.docx", language=language)
+    return (
+        render_markdown(answers, language=language, escape=True),
+        gr.update(value=str(markdown), interactive=True),
+        gr.update(value=str(word), interactive=True),
+    )
+
+
+def add_to_briefing(files: BriefingFiles, note, answers, turn) -> tuple:
+    """The note with the answer of chat message `turn` added (once), and its outputs."""
+    record = (answers or {}).get(turn)
+    note = list(note or [])
+    if record and record not in note:
+        note.append(record)
+    return (note, *briefing_outputs(files, note))
+
+
+def on_feedback(files: BriefingFiles, note, answers, liked, turn) -> tuple:
+    """A chat feedback click: "add to briefing" adds that answer; others change nothing."""
+    if liked != ADD_TO_BRIEFING:
+        return (note, *briefing_outputs(files, note))
+    return add_to_briefing(files, note, answers, turn)
+
+
+def add_last(files: BriefingFiles, note, answers) -> tuple:
+    """The "add the last answer" button."""
+    turns = sorted(answers or {})
+    return add_to_briefing(files, note, answers, turns[-1] if turns else None)
+
+
+def clear_briefing(files: BriefingFiles) -> tuple:
+    return ([], *briefing_outputs(files, []))
