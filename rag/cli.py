@@ -313,7 +313,8 @@ def cmd_models(args, settings: Settings) -> int:
 
 
 def cmd_eval_retrieval(args, settings: Settings) -> int:
-    from rag.benchmarks import evaluate_retrieval, load_squad, retrieval_table
+    from rag.eval.benchmarks import evaluate_retrieval, load_squad
+    from rag.eval.tables import retrieval_table
     from rag.service import Service
 
     methods = ["bm25", "dense", "hybrid"] if args.method == "all" else [args.method]
@@ -336,8 +337,9 @@ def cmd_eval_retrieval(args, settings: Settings) -> int:
 
 
 def cmd_eval_answers(args, settings: Settings) -> int:
-    from rag.benchmarks import RecordedLLM, answers_table, evaluate_answers
-    from rag.evaluation import load_questions, verdicts_to_json
+    from rag.eval.benchmarks import RecordedLLM, evaluate_answers
+    from rag.eval.tables import answers_table
+    from rag.eval.verdicts import load_questions, verdicts_to_json
     from rag.service import Service
 
     service = Service(settings)  # loads the parts; the measures build their own indexes
@@ -347,7 +349,7 @@ def cmd_eval_answers(args, settings: Settings) -> int:
     embedder = service.embedder
     progress = sys.stderr.isatty()
     if args.dataset:
-        from rag.squad_answers import SPLITS, evaluate_dataset_answers
+        from rag.eval.squad_answers import SPLITS, evaluate_dataset_answers
 
         splits = SPLITS if args.split == "both" else (args.split,)
         results = evaluate_dataset_answers(

@@ -19,10 +19,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rag.answer import AnswerPipeline  # noqa: E402
-from rag.benchmarks import RecordedLLM  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
-from rag.evaluation import (  # noqa: E402
+from rag.eval.benchmarks import RecordedLLM  # noqa: E402
+from rag.eval.verdicts import (  # noqa: E402
     _plain,
     judge,
     judge_broad,
@@ -50,7 +50,7 @@ def main() -> int:
     settings = Settings.load().replace(llm=args.llm)
     embedder = get_embedder(settings.embedder)
     if args.dataset:
-        from rag.squad_answers import prepare
+        from rag.eval.squad_answers import prepare
 
         split, retriever = prepare(
             args.dataset, settings, embedder, Path(args.work_dir) / Path(args.dataset).stem

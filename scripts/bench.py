@@ -25,7 +25,8 @@ from rag.answer import AnswerPipeline  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
 from rag.engine import ingest  # noqa: E402
-from rag.evaluation import judge, load_questions, percentile, summarise, verdicts_to_json  # noqa: E402
+from rag.eval.tables import backends_table  # noqa: E402
+from rag.eval.verdicts import judge, load_questions, percentile, summarise, verdicts_to_json  # noqa: E402
 from rag.llms import get_llm  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
 from rag.store import load_index  # noqa: E402
@@ -102,18 +103,8 @@ def markdown(results: dict) -> str:
         f"- Retrieval (hybrid search, warm): median {results['retrieval_ms']['median']} ms, "
         f"p90 {results['retrieval_ms']['p90']} ms.",
         "",
-        "| backend | correct + cited | refused (unanswerable) | wrongly refused | language "
-        "| first token median / p90 | full answer median / p90 |",
-        "|---|---|---|---|---|---|---|",
+        backends_table({name: data["summary"] for name, data in results["answers"].items()}),
     ]
-    for name, data in results["answers"].items():
-        s = data["summary"]
-        lines.append(
-            f"| {name} | {s['correct_and_cited']:.0%} | {s['refused_unanswerable']:.0%} | "
-            f"{s['wrongly_refused']:.0%} | {s['language_match']:.0%} | "
-            f"{s['first_token_median']:.2f} s / {s['first_token_p90']:.2f} s | "
-            f"{s['total_median']:.2f} s / {s['total_p90']:.2f} s |"
-        )
     return "\n".join(lines)
 
 

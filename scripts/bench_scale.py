@@ -26,7 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.evaluation import percentile  # noqa: E402
+from rag.eval.tables import markdown_table  # noqa: E402
+from rag.eval.verdicts import percentile  # noqa: E402
 from rag.retrieval import CANDIDATES  # noqa: E402
 from rag.store import make_faiss_index  # noqa: E402
 
@@ -255,22 +256,39 @@ def markdown(results: dict) -> str:
         f"single queries, k={depth} as the Retriever asks. Whole run "
         f"{results['total_s'] / 60:.1f} min.",
         "",
-        "| chunks | index (chosen by `make_faiss_index`) | build | RSS growth / peak | on disk "
-        f"| search median / p90 | same, 1 thread | recall@{RECALL_AT} | recall@{depth} |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
+    header = (
+        "chunks",
+        "index (chosen by `make_faiss_index`)",
+        "build",
+        "RSS growth / peak",
+        "on disk",
+        "search median / p90",
+        "same, 1 thread",
+        f"recall@{RECALL_AT}",
+        f"recall@{depth}",
+    )
+    rows = []
     for row in results["sizes"]:
         kind = row["index"]
         label = kind["type"]
         if "M" in kind:
             label += f" (M={kind['M']}, efC={kind['efConstruction']}, efS={kind['efSearch']})"
         fast, single = row["search_ms"], row["search_ms_1_thread"]
-        lines.append(
-            f"| {row['chunks']:,} | {label} | {row['build_s']} s "
-            f"| {row['rss_growth_mb']:,} MB / {row['peak_rss_mb']:,} MB | {row['disk_mb']:,} MB "
-            f"| {fast['median']} / {fast['p90']} ms | {single['median']} / {single['p90']} ms "
-            f"| {row[f'recall@{RECALL_AT}']:.3f} | {row['recall@k']:.3f} |"
+        rows.append(
+            (
+                f"{row['chunks']:,}",
+                label,
+                f"{row['build_s']} s",
+                f"{row['rss_growth_mb']:,} MB / {row['peak_rss_mb']:,} MB",
+                f"{row['disk_mb']:,} MB",
+                f"{fast['median']} / {fast['p90']} ms",
+                f"{single['median']} / {single['p90']} ms",
+                f"{row[f'recall@{RECALL_AT}']:.3f}",
+                f"{row['recall@k']:.3f}",
+            )
         )
+    lines.append(markdown_table(header, rows))
     return "\n".join(lines)
 
 

@@ -6,9 +6,9 @@ import re
 
 from conftest import ScriptedLLM
 
-from rag.baseline import build_baseline
 from rag.config import Settings
-from rag.evaluation import judge
+from rag.eval.baseline import build_baseline
+from rag.eval.verdicts import judge
 
 WANG_YI = "Qui a lancé le plan chinois sur l'IA lors d'une réunion aux Nations Unies ?"
 NVIDIA = "Quel était le cours de l'action Nvidia à la fin de 2024 ?"

@@ -4,16 +4,16 @@ import json
 
 import pytest
 
-from rag.benchmarks import (
-    document_ranking,
-    evaluate_retrieval,
-    load_squad,
-    retrieval_table,
-    score_rankings,
-)
 from rag.cli import build_parser, cmd_eval_answers, cmd_eval_retrieval, main
 from rag.config import Settings
 from rag.errors import ConfigError
+from rag.eval.benchmarks import (
+    document_ranking,
+    evaluate_retrieval,
+    load_squad,
+    score_rankings,
+)
+from rag.eval.tables import answer_cells, answers_table, backends_table, retrieval_table
 
 TINY = {
     "version": "test",
@@ -121,6 +121,42 @@ def test_each_method_finds_the_gold_paragraph(tiny, hashing_embedder, method):
     assert f"| {method} | 1.000 | 1.000 | 1.000 | 1.000 |" in table
     record = scores.to_dict()
     assert [record[k] for k in ("R@1", "R@5", "R@10", "MRR@10")] == [1.0] * 4
+
+
+SUMMARY = {
+    "questions": 40,
+    "answered_correctly": 0.9333,
+    "correct_and_cited": 0.875,
+    "refused_unanswerable": 1.0,
+    "wrongly_refused": 0.0417,
+    "language_match": 0.975,
+    "first_token_median": 1.234,
+    "first_token_p90": 12.5,
+    "total_median": 3.456,
+    "total_p90": 20.0,
+}
+
+
+def test_answer_summaries_render_as_one_run_and_as_a_row_per_backend():
+    assert answers_table("seeds, qwen", SUMMARY).splitlines() == [
+        "seeds, qwen: 40 questions",
+        "",
+        "| measure | value |",
+        "|---|---|",
+        "| correct (answerable) | 93% |",
+        "| correct and cited (answerable) | 88% |",
+        "| refused (unanswerable) | 100% |",
+        "| wrongly refused (answerable) | 4% |",
+        "| answer language = question language | 98% |",
+        "| first token median / p90 | 1.23 s / 12.50 s |",
+        "| full answer median / p90 | 3.46 s / 20.00 s |",
+    ]
+    rows = backends_table({"qwen": SUMMARY, "extractive": SUMMARY}).splitlines()
+    assert rows[0].startswith("| backend | correct + cited | refused (unanswerable) |")
+    assert rows[1] == "|---|---|---|---|---|---|---|"
+    assert rows[2] == "| qwen | 88% | 100% | 4% | 98% | 1.23 s / 12.50 s | 3.46 s / 20.00 s |"
+    assert rows[3].startswith("| extractive | 88% |") and len(rows) == 4
+    assert answer_cells(SUMMARY, compact=True)["total"] == "3.46 / 20.00 s"
 
 
 def test_a_wrong_gold_lowers_the_scores(tiny, hashing_embedder):

@@ -6,7 +6,7 @@ import pytest
 
 from rag.config import Settings
 from rag.embedders import get_embedder
-from rag.evaluation import judge, summarise, verdicts_to_json
+from rag.eval.verdicts import judge, summarise, verdicts_to_json
 from rag.service import Service
 from tests.conftest import ROOT, SEEDS
 

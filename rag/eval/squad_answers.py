@@ -6,7 +6,7 @@ split once, by a hash of their title, into a **dev** half (to tune on) and a **t
 (reported, never tuned on); each half has its own answerable questions and held-out articles,
 and both halves share one corpus, so every question searches the same 171 articles.
 
-Scores (see `rag.evaluation.judge`): correct = a gold answer, case- and accent-folded, appears in
+Scores (see `rag.eval.verdicts.judge`): correct = a gold answer, case- and accent-folded, appears in
 the answer; correct + cited = and a cited passage comes from the gold article; wrongly refused;
 held-out refused; answer language.
 """
@@ -44,7 +44,7 @@ class Split:
     """The corpus (indexed articles) and each split's questions, in the question-set format."""
 
     corpus: list[Article]
-    questions: dict[str, list[dict]]  # split name -> items for `rag.evaluation.judge`
+    questions: dict[str, list[dict]]  # split name -> items for `rag.eval.verdicts.judge`
 
 
 def load_articles(path: str | Path) -> list[Article]:
@@ -155,7 +155,7 @@ def evaluate_dataset_answers(
     from tqdm import tqdm
 
     from rag.answer import AnswerPipeline
-    from rag.evaluation import judge, summarise
+    from rag.eval.verdicts import judge, summarise
 
     unknown = [s for s in splits if s not in SPLITS]
     if unknown:

@@ -20,7 +20,7 @@ from rag.config import Settings
 from rag.corpus import Document
 from rag.embedders import Embedder
 from rag.errors import ConfigError
-from rag.evaluation import percentile
+from rag.eval.verdicts import percentile
 from rag.llms import LLM
 from rag.retrieval import MODES, Retriever
 from rag.store import build_index, load_index
@@ -238,24 +238,6 @@ def _embed_questions(questions, embedder, methods, progress) -> list[tuple]:
     return vectors
 
 
-def retrieval_table(dataset: Dataset, results: Sequence[RetrievalScores]) -> str:
-    """A Markdown table of the scores, for the terminal and the README."""
-    chunks = f"{len(dataset.documents)} paragraphs, {len(dataset.questions)} questions"
-    lines = [
-        f"{dataset.name}: {chunks}",
-        "",
-        "| method | R@1 | R@5 | R@10 | MRR@10 | index s | query ms median / p90 |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.method} | {r.recall[1]:.3f} | {r.recall[5]:.3f} | {r.recall[10]:.3f} | "
-            f"{r.mrr:.3f} | {r.index_seconds:.1f} | {r.query_ms_median:.1f} / "
-            f"{r.query_ms_p90:.1f} |"
-        )
-    return "\n".join(lines)
-
-
 def evaluate_answers(
     questions: list[dict],
     settings: Settings,
@@ -272,7 +254,7 @@ def evaluate_answers(
 
     from rag.answer import AnswerPipeline
     from rag.corpus import load_corpus
-    from rag.evaluation import judge, summarise
+    from rag.eval.verdicts import judge, summarise
 
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as work:
         loaded = load_corpus(corpus_dir or settings.corpus_dir)
@@ -291,28 +273,6 @@ def evaluate_answers(
             for item in tqdm(questions, desc=f"{llm.name}, {mode}", unit="q", disable=not progress)
         ]
     return summarise(verdicts), verdicts
-
-
-def answers_table(name: str, summary: dict) -> str:
-    """The answer summary as a short Markdown table."""
-    rows = [
-        ("correct (answerable)", f"{summary['answered_correctly']:.0%}"),
-        ("correct and cited (answerable)", f"{summary['correct_and_cited']:.0%}"),
-        ("refused (unanswerable)", f"{summary['refused_unanswerable']:.0%}"),
-        ("wrongly refused (answerable)", f"{summary['wrongly_refused']:.0%}"),
-        ("answer language = question language", f"{summary['language_match']:.0%}"),
-        (
-            "first token median / p90",
-            f"{summary['first_token_median']:.2f} s / {summary['first_token_p90']:.2f} s",
-        ),
-        (
-            "full answer median / p90",
-            f"{summary['total_median']:.2f} s / {summary['total_p90']:.2f} s",
-        ),
-    ]
-    lines = [f"{name}: {summary['questions']} questions", "", "| measure | value |", "|---|---|"]
-    lines += [f"| {label} | {value} |" for label, value in rows]
-    return "\n".join(lines)
 
 
 class RecordedLLM(LLM):

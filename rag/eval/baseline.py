@@ -4,7 +4,8 @@
 default retriever (`similarity_top_k=2`), answered by `CitationQueryEngine` with its default
 prompts and citation chunks (512 tokens, overlap 20). Only the parts that must match the product
 are ours: the cleaned documents (`rag.corpus`), the embedder and the LLM, wrapped as llama-index
-components. The reply is turned into an `Answer` so `rag.evaluation.judge` scores both the same way.
+components. The reply is turned into an `Answer` so `rag.eval.verdicts.judge` scores both the
+same way.
 
 How the reply is read (a heuristic, since the default prompt gives no structure):
 - citations are `[n]` marks (also `[1, 2]`, `[Source 1]`, or a bare "Source 1") whose `n` names
@@ -302,10 +303,10 @@ def _source(n: int, node_with_score, documents: dict[str, Document]) -> Source:
 def baseline_retrieval(dataset, embedder: Embedder, progress: bool = True):
     """The plain llama-index retriever on a SQuAD-format `Dataset`: `VectorStoreIndex` over the
     paragraphs with the default `SentenceSplitter`, the same embedder, top 40 nodes collapsed
-    to documents and scored as `rag.benchmarks.evaluate_retrieval` scores ours."""
+    to documents and scored as `rag.eval.benchmarks.evaluate_retrieval` scores ours."""
     from tqdm import tqdm
 
-    from rag.benchmarks import CHUNKS_PER_QUESTION, RetrievalScores, document_ranking
+    from rag.eval.benchmarks import CHUNKS_PER_QUESTION, RetrievalScores, document_ranking
 
     started = time.perf_counter()
     index = VectorStoreIndex.from_documents(
