@@ -73,20 +73,14 @@ class Service:
     # --- answers ------------------------------------------------------------------------------
 
     def stream(
-        self,
-        question: str,
-        *,
-        language: str | None = None,
-        top_k: int | None = None,
-        temperature: float | None = None,
-        previous: list[str] | None = None,
+        self, question: str, previous: list[str] | None = None, **overrides
     ) -> Iterator[Draft | Answer]:
         """`Draft`s while the model writes, then the verified `Answer`.
 
-        `language`, `top_k` and `temperature` override the settings for this question;
-        `previous` holds the conversation's earlier questions (for follow-ups).
+        `previous` holds the conversation's earlier questions (for follow-ups); `overrides`
+        change settings for this question only (`language`, `top_k`, `temperature`, ...).
         """
-        settings = self.settings.replace(language=language, top_k=top_k, temperature=temperature)
+        settings = self.settings.replace(**overrides)
         return self._answers().stream(question, llm=self.llm, settings=settings, previous=previous)
 
     def ask(self, question: str, **options) -> Answer:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,19 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(app) -> Iterator[str]:
+    """A Gradio app on a free port of 127.0.0.1: its address while the block runs."""
+    from ui.app import launch
+
+    port = free_port()
+    launch(app, "127.0.0.1", port, block=False)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        app.close()
 
 
 def stop(process: subprocess.Popen) -> None:

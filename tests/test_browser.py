@@ -16,8 +16,8 @@ from playwright import sync_api
 
 from rag.config import Settings
 from rag.service import Service
-from tests.conftest import ROOT, SEEDS, free_port
-from ui.app import SEED_EXAMPLES, build_app, launch
+from tests.conftest import ROOT, SEEDS, served
+from ui.app import SEED_EXAMPLES, build_app
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +31,8 @@ COMPANIES = "Quelles entreprises mènent les avancées chinoises en intelligence
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     settings = Settings(index_dir=str(tmp_path_factory.mktemp("index")), corpus_dir=str(SEEDS))
-    service = Service.open(settings)
-    app = build_app(service, SEED_EXAMPLES)
-    port = free_port()
-    launch(app, "127.0.0.1", port, block=False)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        app.close()
+    with served(build_app(Service.open(settings), SEED_EXAMPLES)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

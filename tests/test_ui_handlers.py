@@ -12,12 +12,10 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-import pytest
-
 from rag.answer import Answer, Draft, Sentence, Source
 from rag.config import Settings
 from rag.corpus import Skipped
-from tests.conftest import free_port
+from tests.conftest import served
 from ui import handlers
 from ui.labels import ADD_TO_BRIEFING
 from ui.render import plain
@@ -207,24 +205,14 @@ def test_the_ask_handler_takes_an_optional_model():
     assert handlers.ask(service, "Où s'est tenue la WAIC ?", "extractive")["model"] == "extractive"
 
 
-@pytest.fixture(scope="module")
-def served():
-    from ui.app import build_app, launch
-
-    app = build_app(FakeService())
-    port = free_port()
-    launch(app, "127.0.0.1", port, block=False)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
-
-
-def test_the_ask_api_takes_the_question_alone(served):
+def test_the_ask_api_takes_the_question_alone():
     from gradio_client import Client
 
-    client = Client(served, verbose=False)
-    record = client.predict("Où s'est tenue la WAIC ?", api_name="/ask")
-    assert record["model"] == "fake-default" and "Shanghai" in record["text"]
-    record = client.predict("Où s'est tenue la WAIC ?", "extractive", api_name="/ask")
-    assert record["model"] == "extractive"
+    from ui.app import build_app
+
+    with served(build_app(FakeService())) as url:
+        client = Client(url, verbose=False)
+        record = client.predict("Où s'est tenue la WAIC ?", api_name="/ask")
+        assert record["model"] == "fake-default" and "Shanghai" in record["text"]
+        record = client.predict("Où s'est tenue la WAIC ?", "extractive", api_name="/ask")
+        assert record["model"] == "extractive"
