@@ -1,7 +1,7 @@
 """The one object the CLI and the UI talk to: answers, passages, articles and LLM backends.
 
-It loads the parts (embedder, index, LLM) once, and is the only place that does so for them;
-after an upload it reloads the index itself.
+It loads the parts (embedder, index, LLM) once: the CLI and the UI get them nowhere else.
+After an upload it reloads the index itself.
 """
 
 from __future__ import annotations
