@@ -20,6 +20,7 @@ from rag.config import Settings
 from rag.corpus import Document
 from rag.embedders import Embedder
 from rag.errors import ConfigError
+from rag.eval.squad_answers import read_squad
 from rag.eval.verdicts import percentile
 from rag.llms import LLM
 from rag.retrieval import MODES, Retriever
@@ -102,13 +103,7 @@ def load_squad(path: str | Path, limit: int | None = None) -> Dataset:
     the search space (and the difficulty) is the same as on the full set.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"{path} is not a readable SQuAD-format file ({exc}): give a JSON file with "
-            '{"data": [{"title", "paragraphs": [{"context", "qas": [{"question"}]}]}]}.'
-        ) from exc
+    data = read_squad(path)
     documents: list[Document] = []
     questions: list[Question] = []
     for article in data:

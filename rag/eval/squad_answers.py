@@ -47,16 +47,21 @@ class Split:
     questions: dict[str, list[dict]]  # split name -> items for `rag.eval.verdicts.judge`
 
 
-def load_articles(path: str | Path) -> list[Article]:
-    """One `Article` per SQuAD article, with a stable id (`piaf-001`, in file order)."""
+def read_squad(path: str | Path) -> list[dict]:
+    """The `data` list of a SQuAD-format file, or an error that says what the file should be."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        return json.loads(path.read_text(encoding="utf-8"))["data"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"{path} is not a readable SQuAD-format file ({exc}): give a JSON file with "
-            '{"data": [{"title", "paragraphs": [{"context", "qas": [...]}]}]}.'
+            '{"data": [{"title", "paragraphs": [{"context", "qas": [{"question"}]}]}]}.'
         ) from exc
+
+
+def load_articles(path: str | Path) -> list[Article]:
+    """One `Article` per SQuAD article, with a stable id (`piaf-001`, in file order)."""
+    data = read_squad(path)
     articles = []
     for number, article in enumerate(data, 1):
         # Wikipedia titles come with markup: "<i>Terminator 2 : Le Jugement dernier</i>".
