@@ -93,7 +93,7 @@ def main() -> int:
                 "question": item["question"],
                 "answerable": item.get("answerable", True),
                 "doc_ids": item["doc_ids"],
-                "gold": item["answer_any"],
+                "gold": item.get("answer_any", []),
                 "best_score": round(retrieval.best_score, 4),
                 "gold_doc_in_hits": any(h.chunk.doc_id in item["doc_ids"] for h in retrieval.hits),
                 "gold_in_evidence": any(
