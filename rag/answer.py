@@ -105,6 +105,8 @@ class AnswerPipeline:
         self.settings = settings
         self._common: frozenset[str] = frozenset()  # see `_common_words`
         self._common_for: object | None = None  # the index `_common` was computed for
+        self._majority = "fr"  # see `_corpus_language`
+        self._language_for: object | None = None
 
     def ask(self, question: str, **options) -> Answer:
         """Answer one question (the last event of `stream`)."""
@@ -130,7 +132,9 @@ class AnswerPipeline:
         settings = settings or self.settings
         llm = llm or self.llm
         started = time.perf_counter()
-        language = self._language(question, language or settings.language)
+        asked_in = self._language(question)  # the question's own language
+        requested = language or settings.language
+        language = requested if requested in ("fr", "en") else asked_in  # the answer's
         check = check_question(question, settings.max_question_chars, language)
         question = check.text
         timings = {"retrieve": None, "first_token": None, "total": None}
@@ -168,7 +172,6 @@ class AnswerPipeline:
         )
         documents = self.retriever.index.documents
         builder.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
-        asked_in = self._language(question, "auto")  # the answer language may be forced
         if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
             yield finish(builder.refusal())
             return
@@ -221,13 +224,16 @@ class AnswerPipeline:
             self._common_for = index
         return self._common
 
-    def _language(self, question: str, requested: str) -> str:
-        if requested in ("fr", "en"):
-            return requested
+    def _language(self, question: str) -> str:
         return detect_language(question, fallback=self._corpus_language())
 
     def _corpus_language(self) -> str:
-        return majority_language([d.language for d in self.retriever.index.documents.values()])
+        """The articles' majority language, computed once per index."""
+        index = self.retriever.index
+        if self._language_for is not index:
+            self._majority = majority_language([d.language for d in index.documents.values()])
+            self._language_for = index
+        return self._majority
 
 
 class _Builder:
