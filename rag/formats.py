@@ -49,6 +49,12 @@ def read_pdf(data: bytes, name: str) -> PdfText:
         )
     words = _hyphen_evidence("\n".join(raw_pages))
     pages = [reflow(page, words) for page in raw_pages]
+    for number in range(len(pages) - 1):  # a word cut across two pages goes to the first
+        before, after = pages[number], pages[number + 1]
+        if after and _hyphenated(before, after):
+            first, _, rest = after.partition(" ")
+            pages[number] = _join_hyphenated(before, first, words)
+            pages[number + 1] = rest
     title = " ".join(str(title).split()) if title else None
     return PdfText(pages, title or None)
 
@@ -68,14 +74,11 @@ def reflow(page: str, words: set[str] | None = None) -> str:
         if not current:
             current = line
         elif _hyphenated(current, line):
-            head, tail = current.rsplit(" ", 1) if " " in current else ("", current)
-            first = line.split(" ", 1)[0]
-            kept = re.sub(r"^\W+", "", tail) + re.sub(r"\W+$", "", first)
-            joined = tail + first if kept.lower() in words else tail[:-1] + first
-            current = (head + " " if head else "") + joined + line[len(first) :]
+            first, _, rest = line.partition(" ")
+            current = _join_hyphenated(current, first, words) + (" " + rest if rest else "")
         else:
             current += " " + line
-        if len(line) < SHORT_LINE * full:
+        if len(line) < SHORT_LINE * full and not line.endswith("-"):
             paragraphs.append(current)
             current = ""
     if current:
@@ -87,6 +90,14 @@ def _hyphenated(current: str, line: str) -> bool:
     return (
         current.endswith("-") and len(current) > 1 and current[-2].isalpha() and line[0].islower()
     )
+
+
+def _join_hyphenated(text: str, first: str, words: set[str]) -> str:
+    """`text` ending in "quali-" continued by `first` ("fié"): the hyphen goes unless the
+    document writes the joined word with it elsewhere."""
+    tail = text.rsplit(" ", 1)[-1]
+    kept = re.sub(r"^\W+", "", tail) + re.sub(r"\W+$", "", first)
+    return text + first if kept.lower() in words else text[:-1] + first
 
 
 def _hyphen_evidence(text: str) -> set[str]:
@@ -104,7 +115,9 @@ def read_docx(data: bytes, name: str) -> tuple[str, str | None]:
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # a zip that is not a Word file, a damaged archive, ...
-        raise CorpusError(f"{name} is not a readable Word file ({type(exc).__name__}).") from exc
+        raise CorpusError(
+            f"{name} is not a readable Word file ({type(exc).__name__}): re-save it as .docx."
+        ) from exc
     paragraphs, heading = [], None
     for paragraph in document.paragraphs:
         text = " ".join(paragraph.text.split())

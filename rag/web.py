@@ -212,7 +212,16 @@ def fetch_pages(
 def _fetch_page(store: WebStore, url: str, timeout: float, **metadata) -> str:
     page = decode(fetch(url, timeout), url)
     load_text(page, doc_id_for(url), url, is_html=True, url=url)  # raises when unusable
-    return store.save(url, page, ".html", **metadata)
+    return store.save(url, page, ".html", **_page_metadata(page), **metadata)
+
+
+def _page_metadata(page: str) -> dict:
+    """The page's author and site name, recorded in `pages.json` (not cited)."""
+    import trafilatura
+
+    meta = trafilatura.extract_metadata(page)
+    found = {"author": meta.author, "site": meta.sitename} if meta else {}
+    return {key: value for key, value in found.items() if value}
 
 
 # --- feeds -----------------------------------------------------------------------------------
