@@ -42,6 +42,9 @@ FEEDS = "feeds.json"
 USER_AGENT = "rag-news/0.1 (cited-answer chatbot; fetches the articles it is given)"
 FETCH_TIMEOUT = 20.0  # seconds for one page or feed
 DOC_ID_CHARS = 60
+# A fetched page whose main text is shorter than this holds no article: a menu, a paywall, a
+# page drawn by JavaScript (trafilatura finds "Accueil A" in a page of links).
+MIN_PAGE_CHARS = 200
 
 # progress(stage, done, total), as in rag.engine
 Progress = Callable[[str, int, int], None]
@@ -211,7 +214,12 @@ def fetch_pages(
 
 def _fetch_page(store: WebStore, url: str, timeout: float, **metadata) -> str:
     page = decode(fetch(url, timeout), url)
-    load_text(page, doc_id_for(url), url, is_html=True, url=url)  # raises when unusable
+    document = load_text(page, doc_id_for(url), url, is_html=True, url=url)
+    if len(document.text) < MIN_PAGE_CHARS:
+        raise CorpusError(
+            f"{url}: no article in the page (only {len(document.text)} characters of text: "
+            "a menu, a paywall or a page drawn by JavaScript?)."
+        )
     return store.save(url, page, ".html", **_page_metadata(page), **metadata)
 
 
