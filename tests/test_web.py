@@ -74,7 +74,9 @@ def url_list(site, folder: Path) -> Path:
 
 def test_url_list_rule(tmp_path):
     good = tmp_path / "good.txt"
-    good.write_text("# news\n\nhttps://a.example/1\n  http://b.example/x?y=1  \nhttps://a.example/1\n")
+    good.write_text(
+        "# news\n\nhttps://a.example/1\n  http://b.example/x?y=1  \nhttps://a.example/1\n"
+    )
     assert read_url_list(good) == ["https://a.example/1", "http://b.example/x?y=1"]
     bad = tmp_path / "bad.txt"
     bad.write_text("https://a.example/1\nseeds/000.txt\n")
