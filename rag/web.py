@@ -83,6 +83,11 @@ def read_url_list(path: str | Path) -> list[str]:
     """The URLs of a list file: every line that is not blank and does not start with # must be
     an http(s) URL (else ConfigError naming the line). Duplicates are dropped."""
     path = Path(path)
+    if path.suffix.lower() in (".pdf", ".docx", ".html", ".htm", ".md"):
+        raise ConfigError(
+            f"{path} is an article, not a list of URLs: give the folder that holds it "
+            "(`rag ingest FOLDER`)."
+        )
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:

@@ -29,6 +29,11 @@ def page_text(document, page: int) -> str:
 def test_pdf_text_matches_its_source_and_pages_are_kept():
     document = load_document(PDF)
     assert len(document.pages) == 2 and document.pages[0] == 0
+    # No /Title: the 16 pt heading over three lines that opens page 1.
+    assert (
+        document.title == "La Chine et l’avenir de la gouvernance de l’IA : l’approche open-source"
+    )
+    assert document.text.startswith(document.title + "\n\nA blueprint\n\n")
     # Two justified, hyphenated columns: read column by column, hyphens taken out.
     assert " ".join(load_document(SOURCE).text.split()) == " ".join(document.text.split())
     assert "qualifié de roi de l’open-source" in page_text(document, 1)

@@ -82,6 +82,8 @@ def test_url_list_rule(tmp_path):
     bad.write_text("https://a.example/1\nseeds/000.txt\n")
     with pytest.raises(ConfigError, match="line 2"):
         read_url_list(bad)
+    with pytest.raises(ConfigError, match="give the folder"):
+        read_url_list(tmp_path / "report.pdf")
     assert doc_id_for("https://www.lemonde.fr/idees/article/2024/la-chine-et-l-ia.html").startswith(
         "www-lemonde-fr-la-chine-et-l-ia-"
     )
