@@ -70,6 +70,9 @@ def ingest(
         if folder is not None:
             folders = _as_list(folder)
         elif web_only and read_sources(settings.index_dir) is None:
+            if not WebStore(settings.index_dir).records:
+                reasons = "; ".join(s.reason for s in fetched.skipped)
+                raise CorpusError(f"Nothing to index, no index was written: {reasons}")
             folders = []  # a new index of web pages only
         else:
             folders = source_folders(settings)

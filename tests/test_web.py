@@ -9,7 +9,7 @@ import pytest
 
 from rag.config import Settings
 from rag.engine import ingest, load_articles
-from rag.errors import ConfigError
+from rag.errors import ConfigError, CorpusError
 from rag.store import read_sources
 from rag.web import USER_AGENT, WebStore, doc_id_for, read_url_list
 from tests.conftest import ROOT
@@ -171,3 +171,10 @@ def test_cli_ingests_a_url_list_and_cites_the_page_url(site, tmp_path):
     answer = json.loads(out.stdout)
     assert answer["sources"][0]["url"] == f"{site.base}/zambie.html"
     assert answer["sources"][0]["page"] is None
+
+
+def test_nothing_fetched_writes_no_index(site, tmp_path, hashing_embedder):
+    settings = Settings(index_dir=str(tmp_path / "index"))
+    with pytest.raises(CorpusError, match="HTTP 404"):
+        ingest(settings, feeds=[f"{site.base}/gone.xml"], embedder=hashing_embedder)
+    assert not (tmp_path / "index" / "CURRENT").exists()
