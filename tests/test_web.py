@@ -1,6 +1,7 @@
 """Web pages and feeds, fetched from a real HTTP server on 127.0.0.1 serving saved pages."""
 
 import json
+import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.engine import ingest, load_articles
+from rag.engine import ingest, load_articles, open_index
 from rag.errors import ConfigError, CorpusError
 from rag.store import read_sources
 from rag.web import USER_AGENT, WebStore, doc_id_for, read_url_list
@@ -126,6 +127,10 @@ def test_url_list_pages_are_saved_and_bad_ones_skipped(site, tmp_path, hashing_e
     report, loaded = ingest(settings, rebuild=True, embedder=hashing_embedder)
     assert sorted(d.url for d in loaded.documents) == sorted([zambie, plan])
     assert report.embedded_chunks > 0 and loaded.skipped == []
+    # A damaged index is repaired from them too (the index records no folder, only pages).
+    shutil.rmtree(tmp_path / "index" / (tmp_path / "index" / "CURRENT").read_text())
+    index = open_index(settings, hashing_embedder, notify=lambda message: None)
+    assert sorted(d.url for d in index.documents.values()) == sorted([zambie, plan])
 
 
 def test_feed_adds_only_new_items(site, tmp_path, hashing_embedder):
