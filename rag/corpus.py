@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.formats import read_docx, read_pdf
 from rag.text import detect_document_language
 
 log = logging.getLogger(__name__)
@@ -159,8 +160,6 @@ def load_document(
     path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, doc_id: str | None = None
 ) -> Document:
     """One file, cleaned; raises CorpusError with the reason when it cannot be used."""
-    from rag.formats import read_docx, read_pdf
-
     path = Path(path)
     data, suffix, doc_id = (
         read_regular_file(path, max_bytes),

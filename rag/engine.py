@@ -61,8 +61,10 @@ def ingest(
     with ingest_lock(settings.index_dir, notify):
         fetched = _fetch(settings, urls or [], feeds or [], progress)
         web_only = folder is None and (urls or feeds)
-        if web_only and not fetched.added and not rebuild and read_manifest(settings.index_dir):
-            manifest = read_manifest(settings.index_dir)
+        manifest = read_manifest(settings.index_dir) or {}
+        saved = {Path(name).stem for name in WebStore(settings.index_dir).records}
+        indexed = saved <= set(manifest.get("documents", {}))  # no page left out by a crash
+        if web_only and not fetched.added and not rebuild and manifest and indexed:
             report = IngestReport(
                 unchanged=sorted(manifest["documents"]), total_chunks=manifest["chunks"]
             )

@@ -17,7 +17,10 @@ from rag.errors import CorpusError
 
 # A line this much shorter than the page's full lines ends a paragraph (or is a heading).
 SHORT_LINE = 0.75
-_SENTENCE_END = tuple('.!?…:;»"”)')
+# A /Title that names the file or the software, not the article.
+_PLACEHOLDER_TITLE = re.compile(
+    r"\.(docx?|odt|rtf|pdf|txt|indd)$|^(microsoft word|untitled|sans titre|document\d*$)", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ def read_pdf(data: bytes, name: str) -> PdfText:
     if heading:
         pages[0] = _join_heading(pages[0], heading)
     title = " ".join(str(title).split()) if title else None
+    if title and _PLACEHOLDER_TITLE.search(title):
+        title = None
     return PdfText(pages, title or heading)
 
 
