@@ -59,8 +59,9 @@ def fetch(url: str, timeout: float = FETCH_TIMEOUT, max_bytes: int = DEFAULT_MAX
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise FetchError(f"{url}: only http:// and https:// addresses are fetched.")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with opener.open(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise FetchError(f"{url}: {int(length):,} bytes, over the {max_bytes:,} limit.")
@@ -74,6 +75,15 @@ def fetch(url: str, timeout: float = FETCH_TIMEOUT, max_bytes: int = DEFAULT_MAX
     if len(body) > max_bytes:
         raise FetchError(f"{url}: over the {max_bytes:,} byte limit.")
     return body
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) only (urllib's own also follows them to ftp://)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        if urllib.parse.urlsplit(newurl).scheme not in ("http", "https"):
+            raise FetchError(f"{req.full_url}: redirected to {newurl}, not an http(s) address.")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 # --- URL lists -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from rag.config import Settings
 from rag.engine import ingest, load_articles, open_index
 from rag.errors import ConfigError, CorpusError
 from rag.store import read_sources
-from rag.web import USER_AGENT, WebStore, doc_id_for, read_url_list
+from rag.web import USER_AGENT, FetchError, WebStore, doc_id_for, fetch, read_url_list
 from tests.conftest import ROOT
 from tests.test_cli import rag
 
@@ -36,6 +36,11 @@ class Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self):
         self.server.user_agents.append(self.headers.get("User-Agent"))
+        if self.path == "/to-ftp":
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1/article.html")
+            self.end_headers()
+            return
         name = self.server.feed_file if self.path == "/feed" else self.path.lstrip("/")
         path = PAGES / name
         if "/" in name or not path.is_file():
@@ -183,3 +188,13 @@ def test_nothing_fetched_writes_no_index(site, tmp_path, hashing_embedder):
     with pytest.raises(CorpusError, match="HTTP 404"):
         ingest(settings, feeds=[f"{site.base}/gone.xml"], embedder=hashing_embedder)
     assert not (tmp_path / "index" / "CURRENT").exists()
+
+
+def test_fetch_limits(site):
+    assert b"Zambie" in fetch(f"{site.base}/zambie.html")
+    with pytest.raises(FetchError, match="not an http"):
+        fetch(f"{site.base}/to-ftp")
+    with pytest.raises(FetchError, match="limit"):
+        fetch(f"{site.base}/zambie.html", max_bytes=1000)
+    with pytest.raises(FetchError, match="only http"):
+        fetch("file:///etc/passwd")
