@@ -51,6 +51,7 @@ def read_pdf(data: bytes, name: str) -> PdfText:
         raise CorpusError(
             f"{name} has no text layer (a scanned PDF?): run OCR on it first (e.g. ocrmypdf)."
         )
+    raw_pages = drop_running_lines(raw_pages)
     words = _hyphen_evidence("\n".join(raw_pages))
     pages = [reflow(page, words) for page in raw_pages]
     for number in range(len(pages) - 1):  # a word cut across two pages goes to the first
@@ -65,6 +66,42 @@ def read_pdf(data: bytes, name: str) -> PdfText:
     if title and _PLACEHOLDER_TITLE.search(title):
         title = None
     return PdfText(pages, title or heading)
+
+
+def drop_running_lines(pages: list[str], edge: int = 2) -> list[str]:
+    """Pages without their running heads and feet: a line among the first or last `edge`
+    of a page that recurs (digits aside: "Page 3 / 12", "Le Monde – 12 mars 2025") on at
+    least half of the pages, three pages or more."""
+    if len(pages) < 3:
+        return pages
+    counts: dict[str, int] = {}
+    for page in pages:
+        for key in {_line_key(line) for line in _edges(page, edge)}:
+            counts[key] = counts.get(key, 0) + 1
+    running = {key for key, count in counts.items() if key and count >= len(pages) / 2}
+    cleaned = []
+    for page in pages:
+        lines = page.split("\n")
+        edges = set(range(min(edge, len(lines)))) | set(
+            range(max(0, len(lines) - edge), len(lines))
+        )
+        cleaned.append(
+            "\n".join(
+                line
+                for number, line in enumerate(lines)
+                if number not in edges or _line_key(line) not in running
+            )
+        )
+    return cleaned
+
+
+def _edges(page: str, edge: int) -> list[str]:
+    lines = page.split("\n")
+    return lines[:edge] + lines[-edge:]
+
+
+def _line_key(line: str) -> str:
+    return re.sub(r"\d+", "#", " ".join(line.split()).lower())
 
 
 def _largest_first_text(page) -> str | None:

@@ -11,6 +11,7 @@ from rag.config import Settings
 from rag.corpus import PAGE_MARK, load_corpus, load_document, load_text
 from rag.embedders import get_embedder
 from rag.engine import add_articles, ingest
+from rag.formats import drop_running_lines
 from rag.llms import get_llm
 from rag.service import Service
 from rag.store import load_index
@@ -130,3 +131,17 @@ def test_pdf_and_docx_uploads_are_indexed(tmp_path, hashing_embedder):
     assert sorted(added) == [PDF.stem, "zambie"] and refused == []
     documents = load_index(settings.index_dir).documents
     assert documents[PDF.stem].pages == load_document(PDF).pages
+
+
+def test_running_heads_and_page_numbers_are_dropped():
+    pages = [
+        "Le Quotidien – 12 mars 2025\nLa Zambie et la Chine\nLusaka accueille un centre.\n1",
+        "Le Quotidien – 12 mars 2025\nLe programme forme des ingénieurs.\n2",
+        "Le Quotidien – 12 mars 2025\nIls apprennent l’open-source.\nFin.\n3",
+    ]
+    assert drop_running_lines(pages) == [
+        "La Zambie et la Chine\nLusaka accueille un centre.",
+        "Le programme forme des ingénieurs.",
+        "Ils apprennent l’open-source.\nFin.",
+    ]
+    assert drop_running_lines(pages[:2]) == pages[:2]  # two pages tell nothing
