@@ -291,15 +291,14 @@ def fetch_feeds(
         for done, entry in enumerate(fresh, 1):
             item = _item_id(entry)
             link = entry.get("link") or ""
-            if link and store.has(link):
-                result.known.append(link)
-            else:
-                try:
+            try:
+                if link and store.has(link):
+                    result.known.append(link)
+                else:
                     result.added.append(_save_item(store, feed_url, entry, timeout))
-                except CorpusError as exc:
-                    result.skipped.append(Skipped(link or item, str(exc)))
-                    continue
-            record["seen"].append(item)
+                record["seen"].append(item)
+            except CorpusError as exc:  # not remembered: tried again on the next run
+                result.skipped.append(Skipped(link or item, str(exc)))
             if progress:
                 progress("fetching", done, len(fresh))
         record["checked"] = time.strftime("%Y-%m-%dT%H:%M:%S")
