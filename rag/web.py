@@ -228,7 +228,7 @@ def fetch_pages(
 
 
 def _fetch_page(store: WebStore, url: str, timeout: float, **metadata) -> str:
-    page = decode(fetch(url, timeout), url)
+    page = decode_page(fetch(url, timeout), url)
     document = load_text(page, doc_id_for(url), url, is_html=True, url=url)
     if len(document.text) < MIN_PAGE_CHARS:
         raise CorpusError(
@@ -236,6 +236,21 @@ def _fetch_page(store: WebStore, url: str, timeout: float, **metadata) -> str:
             "a menu, a paywall or a page drawn by JavaScript?)."
         )
     return store.save(url, page, ".html", **_page_metadata(page), **metadata)
+
+
+def decode_page(data: bytes, url: str) -> str:
+    """UTF-8, else the charset the page declares (`<meta charset>`), else Windows-1252."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    declared = re.search(rb"""charset=["']?([\w.:-]+)""", data[:4096], re.IGNORECASE)
+    if declared and b"\x00" not in data[:65536]:
+        try:
+            return data.decode(declared.group(1).decode("ascii"))
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode(data, url)
 
 
 def _page_metadata(page: str) -> dict:

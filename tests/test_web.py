@@ -12,7 +12,15 @@ from rag.config import Settings
 from rag.engine import ingest, load_articles, open_index
 from rag.errors import ConfigError, CorpusError
 from rag.store import read_sources
-from rag.web import USER_AGENT, FetchError, WebStore, doc_id_for, fetch, read_url_list
+from rag.web import (
+    USER_AGENT,
+    FetchError,
+    WebStore,
+    decode_page,
+    doc_id_for,
+    fetch,
+    read_url_list,
+)
 from tests.conftest import ROOT
 from tests.test_cli import rag
 
@@ -198,3 +206,13 @@ def test_fetch_limits(site):
         fetch(f"{site.base}/zambie.html", max_bytes=1000)
     with pytest.raises(FetchError, match="only http"):
         fetch("file:///etc/passwd")
+
+
+def test_page_charsets():
+    latin9 = '<meta charset="iso-8859-15"><p>Le coût : 5 €.</p>'
+    assert decode_page(latin9.encode("iso-8859-15"), "u") == latin9
+    russian = "<meta charset='koi8-r'><p>Привет</p>"
+    assert decode_page(russian.encode("koi8-r"), "u") == russian
+    assert decode_page("<p>L’été</p>".encode("cp1252"), "u") == "<p>L’été</p>"  # no charset
+    with pytest.raises(CorpusError, match="binary"):
+        decode_page(b"charset=latin-1\x00\x01\xff", "u")
