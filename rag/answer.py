@@ -49,6 +49,7 @@ class Source:
     start: int
     end: int
     score: float
+    page: int | None = None  # the page of a PDF article the passage starts on
 
 
 @dataclass
@@ -372,6 +373,7 @@ class _Builder:
                 start=e.start,
                 end=e.end,
                 score=round(e.score, 4),
+                page=e.page,
             )
             for old, new in renumber.items()
             for e in [by_number[old]]

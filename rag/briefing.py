@@ -141,7 +141,8 @@ def _blocks(answers: list[Answer], title, date, language) -> list[_Block]:
         blocks.append(_Block("heading", REFERENCES[language]))
         opening, closing = QUOTES[language]
         for number, source in enumerate(passages, 1):
-            facts = ", ".join(part for part in (source.title, source.date, source.url) if part)
+            page = f"p. {source.page}" if source.page else None
+            facts = ", ".join(p for p in (source.title, source.date, page, source.url) if p)
             quote = " ".join(source.text.split())
             blocks.append(_Block("reference", f"{facts} — {opening}{quote}{closing}", number))
     return blocks

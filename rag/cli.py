@@ -47,7 +47,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser("ingest", parents=[common], help="build or update the index")
     ingest.add_argument(
-        "folder", nargs="*", help="article folder(s) (default: the index's own, else seeds/)"
+        "folder",
+        nargs="*",
+        help="article folder(s) (default: the index's own, else seeds/), or file(s) listing "
+        "page URLs, one http(s) URL a line (# starts a comment)",
+    )
+    ingest.add_argument(
+        "--urls", action="append", default=[], metavar="FILE", help="a file listing page URLs"
+    )
+    ingest.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an RSS or Atom feed: its new items are fetched and added (repeatable)",
     )
     ingest.add_argument("--rebuild", action="store_true", help="re-embed everything")
     ingest.add_argument(
@@ -157,17 +170,23 @@ def cmd_ingest(args, settings: Settings) -> int:
 
     from rag.engine import ingest
     from rag.progress import TerminalProgress
+    from rag.web import read_url_list
 
+    folders = [f for f in args.folder if not Path(f).is_file()]
+    lists = [f for f in args.folder if Path(f).is_file()] + args.urls
+    urls = [url for path in lists for url in read_url_list(path)]
     progress = TerminalProgress()
     with logging_redirect_tqdm():  # warnings print above the bar instead of through it
         try:
             report, loaded = ingest(
                 settings,
-                args.folder or None,
+                folders or None,
                 rebuild=args.rebuild,
                 progress=progress,
                 replace=args.replace,
                 notify=_notify,
+                urls=urls,
+                feeds=args.feed,
             )
         finally:
             progress.close()
@@ -175,7 +194,8 @@ def cmd_ingest(args, settings: Settings) -> int:
         print(f"{len(loaded.skipped)} file(s) skipped:", file=sys.stderr)
         for skipped in loaded.skipped:
             print(f"  {skipped.path}: {skipped.reason}", file=sys.stderr)
-    print(f"{len(loaded.documents)} documents in {settings.index_dir}/: {report.summary()}")
+    documents = len(report.added) + len(report.changed) + len(report.unchanged)
+    print(f"{documents} documents in {settings.index_dir}/: {report.summary()}")
     return 0
 
 
@@ -392,7 +412,8 @@ def format_answer(answer) -> str:
     for source in answer.sources:
         quote = textwrap.shorten(" ".join(source.text.split()), 220)
         date = f", {source.date}" if source.date else ""
-        lines.append(f"  [{source.n}] {source.title}{date} — «{quote}»")
+        page = f", p. {source.page}" if source.page else ""
+        lines.append(f"  [{source.n}] {source.title}{date}{page} — «{quote}»")
     total = answer.timings.get("total") or 0.0
     lines.append(f"  ({answer.model}, {total:.1f} s)")
     return "\n".join(lines)

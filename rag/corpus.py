@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import itertools
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.formats import read_docx, read_pdf
 from rag.text import detect_document_language
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 DEFAULT_MAX_BYTES = 5_000_000
 TITLE_MAX_CHARS = 110
 
@@ -35,6 +37,14 @@ class Document:
     language: str
     path: str
     content_hash: str
+    # Where each page starts in `text` (PDF): page n begins at pages[n - 1]; None otherwise.
+    pages: list[int] | None = None
+
+    def page_at(self, offset: int) -> int | None:
+        """The page (from 1) holding character `offset` of `text`, or None without pages."""
+        if not self.pages:
+            return None
+        return max(1, bisect.bisect_right(self.pages, offset))
 
 
 @dataclass(frozen=True)
@@ -64,7 +74,8 @@ def load_corpus(
     folder = Path(folder)
     if not folder.is_dir():
         raise CorpusError(
-            f"Article folder {folder} does not exist: give a folder of .txt/.md/.html files."
+            f"Article folder {folder} does not exist: "
+            "give a folder of .txt/.md/.html/.pdf/.docx files."
         )
     readable, skipped = _corpus_files(folder)
     for item in skipped:
@@ -150,11 +161,19 @@ def load_document(
 ) -> Document:
     """One file, cleaned; raises CorpusError with the reason when it cannot be used."""
     path = Path(path)
-    return load_text(
-        decode(read_regular_file(path, max_bytes), path.name),
+    data, suffix, doc_id = (
+        read_regular_file(path, max_bytes),
+        path.suffix.lower(),
         doc_id or path.stem,
-        str(path),
-        is_html=path.suffix.lower() in (".html", ".htm"),
+    )
+    if suffix == ".pdf":
+        pdf = read_pdf(data, path.name)
+        return load_text("", doc_id, str(path), pages=pdf.pages, title=pdf.title)
+    if suffix == ".docx":
+        text, title = read_docx(data, path.name)
+        return load_text(text, doc_id, str(path), title=title)
+    return load_text(
+        decode(data, path.name), doc_id, str(path), is_html=suffix in (".html", ".htm")
     )
 
 
@@ -206,24 +225,46 @@ def decode(data: bytes, name: str) -> str:
     return text
 
 
-def load_text(raw: str, doc_id: str, path: str = "", is_html: bool = False) -> Document:
-    """The cleaning pipeline on text already in memory (files and uploads)."""
-    title = date = url = None
+def load_text(
+    raw: str,
+    doc_id: str,
+    path: str = "",
+    is_html: bool = False,
+    *,
+    pages: list[str] | None = None,
+    title: str | None = None,
+    date: str | None = None,
+    url: str | None = None,
+) -> Document:
+    """The cleaning pipeline on text already in memory (files, uploads, fetched pages).
+
+    `pages` (a PDF's) replaces `raw`: the pages are cleaned as one text, and where each one
+    starts in the cleaned text is kept, so that any offset maps to its page. `title`, `date`
+    and `url` given win over what the text says.
+    """
+    if pages is not None:
+        raw = PAGE_BREAK.join(page.replace(PAGE_MARK, "") for page in pages)
     if is_html:
-        raw, title, date, url = _from_html(raw, doc_id)
+        raw, html_title, html_date, html_url = _from_html(raw, doc_id)
+        title, date, url = title or html_title, date or html_date, url or html_url
     text = repair_mojibake(raw).replace("\r\n", "\n").replace("\r", "\n")
     text, line_url = _take_reference_url(text)
     url = url or line_url
     text, line_date = _take_date_line(text)
     text = strip_boilerplate(text)
     text = re.sub(r"[ \t]+\n", "\n", text)
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    starts = None
+    if pages is not None:
+        text, starts = _page_starts(text)
+    text = text.strip()
     if not text:
         raise CorpusError(f"{Path(path).name or doc_id} holds no article text: remove it.")
     date = date or line_date or find_date(text[:600])
     title = title or make_title(text, doc_id)
     language = detect_document_language(text)
-    digest = hashlib.sha256("\x1f".join([text, title, date or "", url or ""]).encode())
+    fields = [text, title, date or "", url or ""] + ([str(starts)] if starts else [])
+    digest = hashlib.sha256("\x1f".join(fields).encode())
     return Document(
         doc_id=doc_id,
         text=text,
@@ -233,7 +274,28 @@ def load_text(raw: str, doc_id: str, path: str = "", is_html: bool = False) -> D
         language=language,
         path=path,
         content_hash=digest.hexdigest(),
+        pages=starts,
     )
+
+
+# Pages are cleaned as one text with this mark between them (a private-use character: the
+# cleaning keeps it, and no line rule takes it for whitespace), then the marks are taken out
+# and where each page starts is recorded. Cleaning per page would lose the date line, the
+# reference URL and the teaser list that span the whole article.
+PAGE_MARK = "\ue000"
+PAGE_BREAK = f"\n{PAGE_MARK}\n"
+
+
+def _page_starts(text: str) -> tuple[str, list[int]]:
+    """The text without page marks, pages separated by a blank line, and each page's start."""
+    cleaned, starts = "", []
+    for page in text.split(PAGE_MARK):
+        page = page.strip()
+        if page and cleaned:
+            cleaned += "\n\n"
+        starts.append(len(cleaned))
+        cleaned += page
+    return cleaned, starts
 
 
 # --- encoding repair -------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from rag.store import (
     read_manifest,
     read_sources,
 )
+from rag.web import Fetched, WebStore, fetch_feeds, fetch_pages, read_feed_state
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +46,54 @@ def ingest(
     progress: Progress | None = None,
     replace: bool = False,
     notify: Callable[[str], None] = log.warning,
+    urls: list[str] | None = None,
+    feeds: list[str] | None = None,
 ) -> tuple[IngestReport, LoadResult]:
-    """Load the article folder(s) and the uploaded articles, and bring the index up to date.
+    """Load the article folder(s), the uploaded articles and the saved web pages, and bring
+    the index up to date; `urls` and the new items of `feeds` are fetched and saved first.
 
-    Without `folder`, the folders the index was built from (else `settings.corpus_dir`).
-    One ingest at a time per index: a second one waits for the first (and then finds little
-    left to embed). Refuses, unless `replace`, to let other folders shrink the index a lot.
+    Without `folder`, the folders the index was built from (else `settings.corpus_dir`, or
+    none when only web pages are asked for). One ingest at a time per index: a second one
+    waits for the first (and then finds little left to embed). Refuses, unless `replace`, to
+    let other folders shrink the index a lot. When only feeds or URLs are given and nothing
+    new came of them, the index is left as it is (a feed polled from cron costs one download).
     """
     with ingest_lock(settings.index_dir, notify):
-        folders = _as_list(folder) if folder is not None else source_folders(settings)
+        fetched = _fetch(settings, urls or [], feeds or [], progress)
+        web_only = folder is None and (urls or feeds)
+        manifest = read_manifest(settings.index_dir) or {}
+        saved = {Path(name).stem for name in WebStore(settings.index_dir).records}
+        indexed = saved <= set(manifest.get("documents", {}))  # no page left out by a crash
+        if web_only and not fetched.added and not rebuild and manifest and indexed:
+            report = IngestReport(
+                unchanged=sorted(manifest["documents"]), total_chunks=manifest["chunks"]
+            )
+            return report, LoadResult([], fetched.skipped)
+        if folder is not None:
+            folders = _as_list(folder)
+        elif web_only and read_sources(settings.index_dir) is None:
+            if not WebStore(settings.index_dir).records:
+                reasons = "; ".join(s.reason for s in fetched.skipped)
+                raise CorpusError(f"Nothing to index, no index was written: {reasons}")
+            folders = []  # a new index of web pages only
+        else:
+            folders = source_folders(settings)
         loaded = load_articles(settings, folders, progress)
+        loaded = LoadResult(loaded.documents, fetched.skipped + loaded.skipped)
         if not replace:
             check_shrink(settings.index_dir, folders, loaded)
         return _build(settings, folders, loaded, rebuild, embedder, progress), loaded
+
+
+def _fetch(settings: Settings, urls: list[str], feeds: list[str], progress) -> Fetched:
+    """Save the pages of `urls` and the new items of `feeds` beside the index."""
+    fetched = fetch_pages(WebStore(settings.index_dir), urls, progress=progress)
+    if feeds:
+        from_feeds = fetch_feeds(settings.index_dir, feeds, progress=progress)
+        fetched.added += from_feeds.added
+        fetched.known += from_feeds.known
+        fetched.skipped += from_feeds.skipped
+    return fetched
 
 
 def _as_list(folder) -> list[str]:
@@ -67,12 +103,15 @@ def _as_list(folder) -> list[str]:
 def _build(settings, folders, loaded, rebuild, embedder, progress) -> IngestReport:
     embedder = embedder or get_embedder(settings.embedder)
     uploads = uploads_dir(settings).resolve()
+    web = WebStore(settings.index_dir).folder.resolve()
     sources = Sources(
         folders=[os.path.abspath(f) for f in folders],
         uploads=sorted(
             Path(d.path).name for d in loaded.documents if Path(d.path).resolve().parent == uploads
         ),
         documents=len(loaded.documents),
+        web=sorted(d.url for d in loaded.documents if Path(d.path).resolve().parent == web),
+        feeds=sorted(read_feed_state(settings.index_dir)),
     )
     return build_index(
         loaded.documents,
@@ -87,9 +126,12 @@ def _build(settings, folders, loaded, rebuild, embedder, progress) -> IngestRepo
 
 
 def source_folders(settings: Settings) -> list[str]:
-    """The folders the index was built from, or `settings.corpus_dir` for a new index."""
+    """The folders the index was built from, or `settings.corpus_dir` for a new index (none
+    for an index of web pages or uploads only)."""
     recorded = read_sources(settings.index_dir)
-    return recorded.folders if recorded and recorded.folders else [settings.corpus_dir]
+    if recorded and (recorded.folders or recorded.web or recorded.uploads):
+        return recorded.folders
+    return [settings.corpus_dir]
 
 
 def check_shrink(
@@ -132,15 +174,19 @@ def load_articles(
     folder: str | Path | list[str | Path] | None = None,
     progress: Progress | None = None,
 ) -> LoadResult:
-    """The article folder(s) plus the uploaded articles; a corpus article wins a name clash."""
+    """The article folder(s), the uploaded articles and the saved web pages; a corpus article
+    wins a name clash."""
     folders = _as_list(folder) if folder is not None else source_folders(settings)
     stages = [(f, "reading") for f in folders]
     if uploads_dir(settings).is_dir():
         stages.append((uploads_dir(settings), "uploads"))
+    web = WebStore(settings.index_dir)
+    if web.records:
+        stages.append((web, "web"))
     documents, skipped, known = [], [], set()
     for path, stage in stages:
         report = (lambda done, total, s=stage: progress(s, done, total)) if progress else None
-        loaded = load_corpus(path, progress=report)
+        loaded = path.load(report) if path is web else load_corpus(path, progress=report)
         skipped += loaded.skipped
         for document in loaded.documents:
             if document.doc_id in known:
@@ -204,7 +250,7 @@ def _check_upload(path: Path, settings: Settings, by_id: dict, by_hash: dict, ta
     """(why the upload is refused or None, its document)."""
     name = path.name
     if path.suffix.lower() not in SUPPORTED_SUFFIXES or name.startswith("."):
-        return f"{name}: only .txt, .md and .html articles are taken.", None
+        return f"{name}: only .txt, .md, .html, .pdf and .docx articles are taken.", None
     try:
         document = load_document(path, max_bytes=settings.max_upload_bytes, doc_id=path.stem)
     except CorpusError as exc:
@@ -275,7 +321,7 @@ def _rebuild_folders(settings: Settings, problem: str) -> list[str]:
     if not has_index(index_dir):
         return [settings.corpus_dir]  # a first build
     recorded = read_sources(index_dir)
-    if recorded is None or not recorded.folders:
+    if recorded is None or not (recorded.folders or recorded.web or recorded.uploads):
         raise IndexStoreError(
             f"{problem}. The index does not record which folder its articles came from, so it "
             f"was left as it is: rebuild it with `rag ingest FOLDER --index-dir {index_dir} "

@@ -69,6 +69,7 @@ class Evidence:
     score: float  # cosine between the question and the best sentence of the passage
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
     language: str | None = None  # the article's language
+    page: int | None = None  # the page the passage starts on (PDF articles)
 
 
 @dataclass
@@ -247,6 +248,7 @@ class Retriever:
                     score=float(cosine[int(i)]),
                     vector=np.asarray(self.index.sentence_vectors[row]),
                     language=self.index.documents[doc_id].language,
+                    page=self.index.documents[doc_id].page_at(start),
                 )
             )
             if len(chosen) == count:

@@ -102,11 +102,14 @@ class IngestReport:
 @dataclass(frozen=True)
 class Sources:
     """Where an index's articles come from: the folders ingested, the uploaded files (in the
-    index's `uploads/`), and how many articles the index held."""
+    index's `uploads/`), how many articles the index held, the URLs of the web pages saved in
+    its `web/`, and the feeds they came from."""
 
     folders: list[str]
     uploads: list[str]
     documents: int
+    web: list[str] = field(default_factory=list)
+    feeds: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -138,6 +141,8 @@ def read_sources(index_dir: str | Path) -> Sources | None:
                 folders=[str(f) for f in record["folders"]],
                 uploads=[str(u) for u in record.get("uploads", [])],
                 documents=int(record["documents"]),
+                web=[str(u) for u in record.get("web", [])],
+                feeds=[str(u) for u in record.get("feeds", [])],
             )
         except (TypeError, KeyError, ValueError):
             continue

@@ -42,7 +42,7 @@ def test_uploads_are_checked_kept_beside_the_index_and_indexed(
     reasons = {skip.path: skip.reason for skip in refused}
     assert set(reasons) == {"photo.txt", "000_223126d914c8c667.txt", "report.pdf"}
     assert "rename" in reasons["000_223126d914c8c667.txt"]
-    assert ".txt, .md and .html" in reasons["report.pdf"]
+    assert "not a readable PDF" in reasons["report.pdf"]
     assert sorted(p.name for p in (tmp_path / "index" / "uploads").iterdir()) == ["brest.md"]
     assert "brest" in load_index(settings.index_dir).documents
     assert not (seed_copy / "brest.md").exists()  # the corpus folder is never written to

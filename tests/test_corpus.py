@@ -64,7 +64,7 @@ def test_bad_files_are_skipped_with_a_reason(tmp_path):
     assert [d.doc_id for d in result.documents] == ["good"]
     reasons = {s.path.rsplit("/", 1)[-1]: s.reason for s in result.skipped}
     assert set(reasons) == {"binary.txt", "empty.md", "huge.txt", "invalid.txt", "ignored.pdf"}
-    assert "unsupported file type (.pdf)" in reasons["ignored.pdf"]
+    assert "not a readable PDF" in reasons["ignored.pdf"]
     assert "binary" in reasons["binary.txt"] and "limit" in reasons["huge.txt"]
     assert "no article text" in reasons["empty.md"] and "UTF-8" in reasons["invalid.txt"]
 

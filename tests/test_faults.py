@@ -106,7 +106,7 @@ def test_links_out_of_the_folder_and_special_files_are_skipped_and_named(tmp_pat
     (corpus / "gone.txt").symlink_to(corpus / "deleted.txt")
     (corpus / "sub").symlink_to(secret.parent, target_is_directory=True)
     os.mkfifo(corpus / "pipe.txt")  # reading it would block the ingest forever
-    (corpus / "report.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "report.odt").write_bytes(b"PK\x03\x04")
 
     result = load_corpus(corpus)
 
@@ -118,12 +118,12 @@ def test_links_out_of_the_folder_and_special_files_are_skipped_and_named(tmp_pat
     ]
     assert all(SECRET not in d.text for d in result.documents)
     reasons = {Path(s.path).name: s.reason for s in result.skipped}
-    assert set(reasons) == {"leak.txt", "gone.txt", "sub", "pipe.txt", "report.pdf"}
+    assert set(reasons) == {"leak.txt", "gone.txt", "sub", "pipe.txt", "report.odt"}
     assert "outside the article folder" in reasons["leak.txt"]
     assert "broken link" in reasons["gone.txt"]
     assert "links are not followed" in reasons["sub"]
     assert "named pipe" in reasons["pipe.txt"]
-    assert "unsupported file type (.pdf)" in reasons["report.pdf"]
+    assert "unsupported file type (.odt)" in reasons["report.odt"]
 
 
 @pytest.mark.slow
@@ -132,7 +132,7 @@ def test_ingest_names_every_skipped_file_and_the_link_leaks_nothing(tmp_path):
     secret.write_text(f"root:x:0:0:{SECRET}:/root:/bin/bash\n", encoding="utf-8")
     corpus = write_articles(tmp_path / "corpus")
     (corpus / "leak.txt").symlink_to(secret)
-    (corpus / "report.pdf").write_bytes(b"%PDF-1.4")
+    (corpus / "report.odt").write_bytes(b"PK\x03\x04")
     (corpus / "empty.html").write_text("<html><body><p></p></body></html>", encoding="utf-8")
     os.mkfifo(corpus / "pipe.md")
     index_dir = tmp_path / "index"
@@ -143,7 +143,7 @@ def test_ingest_names_every_skipped_file_and_the_link_leaks_nothing(tmp_path):
     summary = out.stderr.split("4 file(s) skipped:")[1]  # the summary at the end names each
     for name, reason in (
         ("leak.txt", "outside the article folder"),
-        ("report.pdf", "unsupported file type"),
+        ("report.odt", "unsupported file type"),
         ("empty.html", "no article text"),
         ("pipe.md", "named pipe"),
     ):

@@ -101,7 +101,7 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
                         uploads = gr.File(
                             label=t("upload"),
                             file_count="multiple",
-                            file_types=[".txt", ".md", ".html"],
+                            file_types=[".txt", ".md", ".html", ".pdf", ".docx"],
                             elem_id="upload",
                         )
                         index_files = gr.Button(t("index_files"), elem_id="index-files")

@@ -69,6 +69,7 @@ def _card(turn: int, source, documents: dict) -> str:
     before = text[max(0, start - CONTEXT_CHARS) : start]
     after = text[end : end + CONTEXT_CHARS]
     when = f"<span class='date'>{html.escape(source.date)}</span>" if source.date else ""
+    page = f" <span class='page'>p. {int(source.page)}</span>" if source.page else ""
     # Only web addresses become links: an article's own metadata could say `javascript:`.
     link = (
         f"<a href='{html.escape(source.url)}' target='_blank' rel='noopener noreferrer'>"
@@ -79,7 +80,7 @@ def _card(turn: int, source, documents: dict) -> str:
     return (
         f"<div class='source-card' id='cite-{turn}-{source.n}'>"
         f"<h4>[{source.n}] {html.escape(source.title)}</h4>"
-        f"<div class='meta'>{when} {link}</div>"
+        f"<div class='meta'>{when} {link}{page}</div>"
         f"<div class='passage'>…{html.escape(before)}<mark>{html.escape(source.text)}</mark>"
         f"{html.escape(after)}…</div></div>"
     )
