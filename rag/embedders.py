@@ -113,6 +113,7 @@ API_KEY_VARIABLE = "RAG_EMBED_API_KEY"
 REMOTE_BATCH = 64  # texts per request: servers batch further themselves
 REMOTE_RETRIES = 4  # attempts after the first, on connection errors, 429 and 5xx
 REMOTE_BACKOFF = 0.5  # seconds before the first retry, doubled each time
+REMOTE_PARALLEL = 4  # requests in flight during an ingest
 
 
 class OpenAIEmbedder(Embedder):
@@ -142,6 +143,7 @@ class OpenAIEmbedder(Embedder):
         self._retries = retries
         self._backoff = backoff
         self._dimension = 0
+        self._client = None  # one connection pool, kept alive between requests
         self._query_prefix, self._passage_prefix = _prefixes(model.rsplit("/", 1)[-1])
 
     @property
@@ -152,7 +154,25 @@ class OpenAIEmbedder(Embedder):
         return self._dimension
 
     def embed_documents(self, texts, batch_size: int = REMOTE_BATCH, progress=None):
-        return super().embed_documents(texts, batch_size=batch_size, progress=progress)
+        """Batches sorted by length, `REMOTE_PARALLEL` requests in flight: a GPU server batches
+        concurrent requests together, and the network time of one overlaps another's work."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        from concurrent.futures import ThreadPoolExecutor
+
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        with ThreadPoolExecutor(max_workers=REMOTE_PARALLEL) as pool:
+            jobs = [
+                (rows, pool.submit(self.embed_batch, [texts[i] for i in rows], False))
+                for rows in batches
+            ]
+            for rows, job in jobs:
+                out[rows] = job.result()
+                if progress:
+                    progress(len(rows))
+        return out
 
     def embed_batch(self, texts: list[str], is_query: bool) -> np.ndarray:
         if not texts:
@@ -186,13 +206,15 @@ class OpenAIEmbedder(Embedder):
         import httpx
 
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
-        timeout = httpx.Timeout(self._timeout[0], connect=self._timeout[1])
+        if self._client is None:
+            timeout = httpx.Timeout(self._timeout[0], connect=self._timeout[1])
+            self._client = httpx.Client(timeout=timeout)
         url = f"{self.base_url}/embeddings"
         delay = self._backoff
         for attempt in range(self._retries + 1):
             last = attempt == self._retries
             try:
-                response = httpx.post(url, json=payload, headers=headers, timeout=timeout)
+                response = self._client.post(url, json=payload, headers=headers)
             except httpx.TransportError as exc:  # refused, reset, timed out
                 if last:
                     raise ConfigError(
