@@ -265,9 +265,9 @@ def _embed_cached(
     known = cache.get(keys, embedder.dimension if texts else None)
     missing = list({key: text for key, text in zip(keys, texts) if key not in known}.items())
     missing.sort(key=lambda item: len(item[1]))
-    report.cached_texts = sum(1 for key in keys if key in known)
-    if progress and report.cached_texts:
-        progress(report.cached_texts)
+    report.cached_texts = len(known)  # distinct texts, as embedded_texts counts them
+    if progress and known:
+        progress(sum(copies[key] for key in known))
     embedded = len(missing)
     for start in range(0, len(missing), CACHE_BATCH):
         part = missing[start : start + CACHE_BATCH]
