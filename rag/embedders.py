@@ -225,7 +225,13 @@ class OpenAIEmbedder(Embedder):
                 problem = type(exc).__name__
             else:
                 if response.status_code < 400:
-                    return response.json()
+                    try:
+                        return response.json()
+                    except ValueError as exc:
+                        raise ConfigError(
+                            f"{url} answered with something else than JSON: is it an "
+                            "OpenAI-compatible server, and does the URL end with /v1?"
+                        ) from exc
                 if response.status_code != 429 and response.status_code < 500 or last:
                     raise ConfigError(self._refusal(response))
                 problem = f"HTTP {response.status_code}"

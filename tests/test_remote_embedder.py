@@ -167,6 +167,10 @@ def test_retries_a_server_that_fails_then_gives_up_on_a_bad_request(infinity, lo
         with pytest.raises(ConfigError, match="HTTP 422.*model name"):
             remote(url, backoff=0.01).embed_query("x")
         assert len(Flaky.seen) == 1
+
+        Flaky.failures[:] = [200]  # an empty page: not an embeddings server
+        with pytest.raises(ConfigError, match="else than JSON.*/v1"):
+            remote(url, backoff=0.01).embed_query("x")
     finally:
         server.shutdown()
 
