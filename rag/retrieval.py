@@ -90,7 +90,7 @@ class Retriever:
     """Searches one loaded index with one embedder."""
 
     def __init__(self, index: Index, embedder: Embedder, mode: str = "hybrid") -> None:
-        check_embedder(index, embedder.id)
+        check_embedder(index, embedder.id, embedder.dimension)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.index = index

@@ -4,6 +4,8 @@ Layout under the index folder:
     CURRENT            name of the live generation (replaced atomically, last step of an ingest)
     sources.json       where the articles come from (folders, uploads), beside the generations
                        so that a damaged generation can be rebuilt from the right folder
+    embed-cache.sqlite the vectors of an ingest under way, so a killed one resumes
+                       (rag/embed_cache.py); deleted once the new generation is live
     .ingest.lock       held by the ingest under way (one at a time per index)
     gen-*/             one complete index: manifest.json, chunks.jsonl, documents.jsonl,
                        vectors.npy, faiss.index, bm25/
@@ -13,15 +15,14 @@ killed ingest leaves the previous generation live and untouched.
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
-import itertools
 import json
 import logging
 import os
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 from rag import threads
 from rag.chunking import Chunk, chunk_document, section_headings, split_sentences, with_heading
 from rag.corpus import Document
+from rag.embed_cache import EmbeddingCache, text_key
 from rag.embedders import Embedder
 from rag.errors import IndexStoreError
 from rag.text import bm25_tokenize
@@ -88,14 +90,18 @@ class IngestReport:
     unchanged: list[str] = field(default_factory=list)
     embedded_chunks: int = 0
     total_chunks: int = 0
+    embedded_texts: int = 0  # chunks and sentences sent to the embedder
+    cached_texts: int = 0  # found in the embedding cache of an interrupted ingest
     seconds: float = 0.0
     generation: str = ""
 
     def summary(self) -> str:
+        resumed = f", {self.cached_texts} from a killed ingest's cache" if self.cached_texts else ""
         return (
             f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged; embedded {self.embedded_chunks} of "
-            f"{self.total_chunks} chunks in {self.seconds:.1f} s"
+            f"{self.total_chunks} chunks ({self.embedded_texts} texts with their sentences"
+            f"{resumed}) in {self.seconds:.1f} s"
         )
 
 
@@ -203,9 +209,13 @@ def build_index(
             article_progress("chunking", len(pending), len(fresh))
 
     texts = [text for part in pending for text in part.texts()]
-    vectors = embedder.embed_documents(
-        texts, progress=_per_article(pending, progress, article_progress)
-    )
+    cache = EmbeddingCache(index_dir, embedder.id)
+    try:
+        vectors = _embed_cached(
+            texts, embedder, cache, report, _per_article(pending, progress, article_progress)
+        )
+    finally:
+        cache.close()
     offset = 0
     for part in pending:
         offset = part.take_vectors(vectors, offset)
@@ -238,22 +248,59 @@ def build_index(
     )
     if sources is not None:
         _write_atomically(index_dir / SOURCES, json.dumps(manifest["sources"], indent=1))
+    EmbeddingCache(index_dir, embedder.id).delete()  # the live generation holds its vectors
     report.seconds = time.perf_counter() - started
     return report
 
 
+CACHE_BATCH = 256  # texts embedded between two commits to the cache
+
+
+def _embed_cached(
+    texts: list[str], embedder: Embedder, cache: EmbeddingCache, report: IngestReport, progress
+) -> np.ndarray:
+    """Vectors for `texts`: each distinct text embedded once, those in the cache not at all,
+    and the rest committed to the cache batch by batch as they come.
+
+    The texts left are sorted by length across the whole ingest (batches of alike lengths
+    pad less), which is why `progress` counts texts, not articles, in order.
+    """
+    keys = [text_key(text) for text in texts]
+    copies = Counter(keys)
+    known = cache.get(keys, embedder.dimension if texts else None)
+    missing = list({key: text for key, text in zip(keys, texts) if key not in known}.items())
+    missing.sort(key=lambda item: len(item[1]))
+    report.cached_texts = len(known)  # distinct texts, as embedded_texts counts them
+    if progress and known:
+        progress(sum(copies[key] for key in known))
+    embedded = len(missing)
+    for start in range(0, len(missing), CACHE_BATCH):
+        part = missing[start : start + CACHE_BATCH]
+        vectors = embedder.embed_documents([text for _, text in part])
+        cache.put([key for key, _ in part], vectors)
+        known.update(zip((key for key, _ in part), vectors))
+        if progress:  # a text found in several places counts once for each
+            progress(sum(copies[key] for key, _ in part))
+    report.embedded_texts = embedded
+    if not texts:
+        return np.zeros((0, embedder.dimension), dtype=np.float32)
+    return np.vstack([known[key] for key in keys]).astype(np.float32, copy=False)
+
+
 def _per_article(pending: list, progress, article_progress):
-    """A `progress(n texts)` callback that also reports whole articles embedded."""
+    """A `progress(n texts)` callback that also reports articles embedded: texts are embedded
+    sorted by length, not article by article, so this is the share of the texts done, in
+    articles (what the bar's articles per second and ETA need)."""
     if not article_progress:
         return progress
-    ends = list(itertools.accumulate(len(p.chunks) + len(p.sentences) for p in pending))
+    total_texts = sum(len(p.chunks) + len(p.sentences) for p in pending)
     state = {"texts": 0, "articles": 0}
 
     def update(count: int) -> None:
         if progress:
             progress(count)
         state["texts"] += count
-        done = bisect.bisect_right(ends, state["texts"])
+        done = len(pending) * min(state["texts"], total_texts) // max(total_texts, 1)
         if done != state["articles"]:
             state["articles"] = done
             article_progress("embedding", done, len(pending))
@@ -390,12 +437,21 @@ def load_index(index_dir: str | Path) -> Index:
     )
 
 
-def check_embedder(index: Index, embedder_id: str) -> None:
-    """Refuse to query an index with another embedder than the one that built it."""
+def check_embedder(index: Index, embedder_id: str, dimension: int | None = None) -> None:
+    """Refuse to query an index with another embedder than the one that built it, or with one
+    of the same name whose vectors have another size (a remote server now serving another
+    model under that name)."""
     if index.embedder_id != embedder_id:
         raise IndexStoreError(
             f"The index was built with {index.embedder_id}, asked for {embedder_id}: "
             f"run `rag ingest --rebuild` (or use --embedder {index.embedder_id})."
+        )
+    expected = index.manifest.get("dimension")
+    if dimension is not None and expected and dimension != expected:
+        raise IndexStoreError(
+            f"The index was built with {embedder_id} giving {expected}-dimensional vectors, "
+            f"and {embedder_id} now gives {dimension}: another model answers under that name. "
+            "Serve the model the index was built with, or run `rag ingest --rebuild`."
         )
 
 

