@@ -158,8 +158,8 @@ PERIOD_LABELS = {
     "en": {"range": "{since} to {until}", "since": "since {since}", "until": "until {until}"},
 }
 UNDATED_NOTICES = {
-    "fr": "Période {period} : {count} article(s) sans date n'ont pas été consultés.",
-    "en": "Period {period}: {count} undated article(s) were left out.",
+    "fr": "{count} article(s) sans date n'ont pas été consultés pour la période {period}.",
+    "en": "{count} undated article(s) were left out of the period {period}.",
 }
 
 FALLBACK_NOTICES = {

@@ -15,6 +15,7 @@ from types import SimpleNamespace
 from rag.answer import Answer, Draft, Sentence, Source
 from rag.config import Settings
 from rag.corpus import Skipped
+from rag.periods import Filters
 from tests.conftest import served
 from ui import handlers
 from ui.labels import ADD_TO_BRIEFING
@@ -138,6 +139,7 @@ def test_an_answer_streams_into_the_chat_with_citations_that_open_their_passage(
             "top_k": 3,
             "temperature": 0.2,
             "previous": [],
+            "filters": Filters(),
         }
     ]
 
@@ -216,3 +218,27 @@ def test_the_ask_api_takes_the_question_alone():
         assert record["model"] == "fake-default" and "Shanghai" in record["text"]
         record = client.predict("Où s'est tenue la WAIC ?", "extractive", api_name="/ask")
         assert record["model"] == "extractive"
+
+
+def test_the_chat_filters_go_to_the_service_and_a_bad_date_is_said_in_the_chat():
+    service = FakeService()
+    updates = handlers.respond(
+        service, "Où s'est tenue la WAIC ?", [], {}, "", "auto", 3, 0.2, "2025", "2025-07", "waic"
+    )
+    list(updates)
+    assert service.calls[-1]["filters"] == Filters.explicit("2025", "2025-07", "waic")
+    [(history, answers, _, box)] = handlers.respond(
+        service, "Où ?", [], {}, "", "auto", 3, 0.2, "juillet", "", ""
+    )
+    assert "is not a date" in history[-1]["content"] and box == "Où ?" and answers == {}
+    assert len(service.calls) == 1  # the bad date asked nothing
+    assert handlers.set_period("2025-03", "2025-03") == ("2025-03", "2025-03")
+    assert handlers.set_period() == ("", "")
+
+
+def test_the_ask_api_takes_optional_filters():
+    service = FakeService()
+    handlers.ask(service, "Où s'est tenue la WAIC ?", None, "2025-07", None, "waic")
+    assert service.calls[-1]["filters"] == Filters.explicit("2025-07", None, "waic")
+    handlers.ask(service, "Où s'est tenue la WAIC ?")
+    assert service.calls[-1]["filters"] == Filters()
