@@ -186,3 +186,53 @@ def test_explicit_filters_override_the_question(retriever):
     assert all(s.date == "2024-12-20" for s in answer.sources)
     nothing = pipeline.ask("Qui est Wang Yi ?", filters=Filters.explicit(source="lemonde.fr"))
     assert nothing.refused and "lemonde.fr" in nothing.text and nothing.source_filter
+
+
+def test_every_time_question_names_its_expected_period():
+    path = ROOT / "tests/data/time_questions.jsonl"
+    items = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+    assert len(items) >= 12 and {i["language"] for i in items} == {"fr", "en"}
+    assert sum(i["empty"] for i in items) >= 3
+    for item in items:
+        expected = item["period"]
+        period = parse_period(item["question"], NEWEST)
+        if expected.get("recent"):
+            assert period == Period(recent=True), item["id"]
+        else:
+            assert (period.since, period.until) == (expected["since"], expected["until"])
+
+
+def test_time_questions_are_judged_on_period_emptiness_and_article(retriever):
+    from rag.eval.time_verdicts import judge_time, summarise_time
+
+    pipeline = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS)
+    empty = {
+        "id": "t1",
+        "question": "Qu'a annoncé la Chine en 2023 ?",
+        "language": "fr",
+        "answerable": False,
+        "doc_ids": [],
+        "answer_any": [],
+        "evidence_any": [],
+        "period": {"since": "2023-01-01", "until": "2023-12-31"},
+        "empty": True,
+    }
+    verdict = judge_time(empty, pipeline.ask(empty["question"]))
+    assert verdict.passed and verdict.said_empty
+    wrong_period = dict(empty, period={"since": "2024-01-01", "until": "2024-12-31"})
+    assert not judge_time(wrong_period, pipeline.ask(empty["question"])).passed
+    dated = {
+        "id": "t2",
+        "question": "Qu'a dévoilé la Chine en décembre 2024 ?",
+        "language": "fr",
+        "answerable": True,
+        "doc_ids": ["000_223126d914c8c667"],
+        "answer_any": ["Plan de renforcement"],
+        "evidence_any": ["Plan de renforcement"],
+        "period": {"since": "2024-12-01", "until": "2024-12-31"},
+        "empty": False,
+    }
+    good = judge_time(dated, pipeline.ask(dated["question"]))
+    other = judge_time(dict(dated, doc_ids=["003_17ec4d8c2da1e718"]), pipeline.ask("Et en 2024 ?"))
+    assert good.passed and not other.passed
+    assert summarise_time([verdict, good, other])["failures"] == ["t2"]

@@ -212,12 +212,16 @@ def test_the_ask_api_takes_the_question_alone():
 
     from ui.app import build_app
 
-    with served(build_app(FakeService())) as url:
+    service = FakeService()
+    with served(build_app(service)) as url:
         client = Client(url, verbose=False)
         record = client.predict("Où s'est tenue la WAIC ?", api_name="/ask")
         assert record["model"] == "fake-default" and "Shanghai" in record["text"]
+        assert service.calls[-1]["filters"] == Filters()
         record = client.predict("Où s'est tenue la WAIC ?", "extractive", api_name="/ask")
         assert record["model"] == "extractive"
+        client.predict("Où s'est tenue la WAIC ?", "", "2025-07", api_name="/ask")
+        assert service.calls[-1]["filters"] == Filters.explicit("2025-07")
 
 
 def test_the_chat_filters_go_to_the_service_and_a_bad_date_is_said_in_the_chat():
