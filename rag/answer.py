@@ -14,7 +14,7 @@ from rag.config import Settings
 from rag.conversation import standalone_question
 from rag.errors import LLMError
 from rag.llms import LLM
-from rag.periods import Filters, Period, newest_date, parse_period
+from rag.periods import Filters, Period, newest_date, parse_period, without_period
 from rag.questions import check_question
 from rag.retrieval import Evidence, Retrieval, Retriever
 from rag.text import detect_language, majority_language
@@ -200,6 +200,8 @@ class AnswerPipeline:
         documents = self.retriever.index.documents
         builder.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
         builder.filter_notice = self._undated_notice(filters, language)
+        if period is not None and period.is_range and period.origin == "question":
+            builder.asked = without_period(question)  # the period already chose the articles
         if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
             yield finish(builder.refusal())
             return
@@ -333,12 +335,13 @@ class _Builder:
         self.evidence = evidence
         self.article_text = lambda doc_id: ""
         self.filter_notice: str | None = None  # said with every answer (undated articles)
+        self.asked = question  # what the answer checks look for (see `_answers`)
 
     def _answers(self, sentence: str, articles: str) -> bool:
         """Whether a sentence is about what the question names, with a number if it asks one."""
         return mentions_asked_names(
-            self.question, sentence, articles, self.common
-        ) and has_number_if_asked(self.question, sentence)
+            self.asked, sentence, articles, self.common
+        ) and has_number_if_asked(self.asked, sentence)
 
     def _article(self, evidence: Evidence) -> str:
         """The cited article as the answer checks see it: title, URL ("according to the

@@ -199,6 +199,22 @@ def parse_period(question: str, today: date | None) -> Period | None:
     return Period(since=first, until=last)
 
 
+def without_period(question: str) -> str:
+    """The question without its date expressions (and their prepositions): what the answer
+    checks look for in the cited article once the period has chosen the articles. "2024" in
+    "en juillet 2024" is not a name the answer must repeat; the article's date line is not
+    in its text."""
+    stripped = _EXPRESSION.sub(" ", question)
+    stripped = re.sub(
+        r"\b(?:depuis|since|avant|before|apr[èe]s|after|entre|between|jusqu'(?:en|à|au)|until)"
+        r"\s*(?=[\s,?.!]|$)",
+        " ",
+        stripped,
+        flags=re.IGNORECASE,
+    )
+    return " ".join(stripped.split())
+
+
 def _read(text: str, today: date | None) -> tuple[str, str] | None:
     """The first and last day of one date expression, read by dateparser."""
     import dateparser
