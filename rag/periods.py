@@ -173,6 +173,7 @@ def parse_period(question: str, today: date | None) -> Period | None:
     for periods. Each expression is then read by dateparser (French and English), which gives
     its date and granularity (day, month or year).
     """
+    question = question.replace("’", "'")  # "l’an dernier", "jusqu’à": same offsets
     found = []
     for match in _EXPRESSION.finditer(question):
         start, text = match.start(), match.group(0)
@@ -204,7 +205,7 @@ def without_period(question: str) -> str:
     checks look for in the cited article once the period has chosen the articles. "2024" in
     "en juillet 2024" is not a name the answer must repeat; the article's date line is not
     in its text."""
-    stripped = _EXPRESSION.sub(" ", question)
+    stripped = _EXPRESSION.sub(" ", question.replace("’", "'"))
     stripped = re.sub(
         r"\b(?:depuis|since|avant|before|apr[èe]s|after|entre|between|jusqu'(?:en|à|au)|until)"
         r"\s*(?=[\s,?.!]|$)",

@@ -39,6 +39,7 @@ DATE_WORDS = re.compile(
         ("Quoi de neuf depuis 2024 ?", "2024-01-01", None),
         ("Que s'est-il passé depuis décembre 2024 ?", "2024-12-01", None),
         ("Qu'a fait la Chine l'an dernier ?", "2024-01-01", "2024-12-31"),
+        ("Qu’a dit la Chine jusqu’en décembre 2024 ?", None, "2024-12-31"),
         ("Que disait-on l'année dernière ?", "2024-01-01", "2024-12-31"),
         ("Et le mois dernier ?", "2025-02-01", "2025-02-28"),
         ("Que disait-on avant juillet 2024 ?", None, "2024-06-30"),
