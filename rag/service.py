@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -131,6 +132,10 @@ class Service:
     def documents(self) -> dict[str, Document]:
         """The indexed articles by doc_id."""
         return self._answers().retriever.index.documents
+
+    def chunk_counts(self) -> dict[str, int]:
+        """How many passages (chunks) each indexed article has, by doc_id."""
+        return dict(Counter(chunk.doc_id for chunk in self._answers().retriever.index.chunks))
 
     def add_articles(self, paths: list[str | Path]) -> tuple[list[str], list[Skipped]]:
         """Add uploaded files to the index (see `engine.add_articles`), then reload it.

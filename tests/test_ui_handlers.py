@@ -26,7 +26,9 @@ WAIC = "La WAIC s'est tenue à Shanghai en juillet 2025."
 
 
 def article(doc_id: str, title: str, text: str, date: str | None = None):
-    return SimpleNamespace(doc_id=doc_id, title=title, text=text, date=date)
+    return SimpleNamespace(
+        doc_id=doc_id, title=title, text=text, date=date, url=None, language="fr", path=doc_id
+    )
 
 
 class FakeService:
@@ -64,6 +66,9 @@ class FakeService:
 
     def ask(self, question, **options):
         return [e for e in self.stream(question, **options) if isinstance(e, Answer)][-1]
+
+    def chunk_counts(self):
+        return {doc_id: 1 for doc_id in self.articles}
 
     def add_articles(self, paths):
         added, refused = [], []
@@ -190,9 +195,10 @@ def test_uploads_say_what_was_added_and_why_a_file_was_refused(tmp_path):
     # The reason is shown as text: Markdown and HTML in a file name are escaped.
     assert status.splitlines()[-1] == "❌ &lt;b&gt;photo\\.png\\: only \\.txt articles are taken\\."
     newest_first = ["La WAIC à Shanghai", "Partenariat avec la Zambie", "Kerguelen ouvre à Brest"]
-    assert [line.split("**")[1] for line in corpus.splitlines()] == newest_first
-    assert corpus.splitlines()[0].endswith(f"({plain('2025-07-26')})")
-    assert corpus.splitlines()[-1].endswith("(brest)")  # no date: its doc_id
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td>", corpus)
+    assert [title for title, _ in rows] == newest_first
+    assert rows[0][1] == "2025-07-26" and rows[-1][1] == "—"  # no date
+    assert "data-month='2025-07'" in corpus  # the timeline runs to the newest month
     answer = handlers.ask(service, "Qui a ouvert le supercalculateur Kerguelen ?")
     assert answer["sources"][0]["doc_id"] == "brest"
     nothing, _ = handlers.upload(service, [])

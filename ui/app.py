@@ -125,7 +125,7 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
                         )
                         index_files = gr.Button(t("index_files"), elem_id="index-files")
                         status = gr.Markdown(elem_id="upload-status")
-                        corpus = gr.Markdown(handlers.corpus_summary(service), elem_id="corpus")
+                        corpus = gr.HTML(handlers.corpus_summary(service), elem_id="corpus")
         with gr.Accordion(t("settings"), open=False, elem_id="settings"):
             with gr.Row():
                 model = gr.Dropdown(

@@ -25,3 +25,16 @@ document.addEventListener(
   },
   true,
 );
+
+// Clicking a month on the Articles tab's timeline writes it into the hidden #timeline-month box;
+// its change event sets the chat's period filter (ui.handlers). Gradio has no click-a-bar event.
+document.addEventListener("click", (event) => {
+  const bar = event.target.closest && event.target.closest(".timeline-bar");
+  if (!bar || bar.disabled) return;
+  const box = document.querySelector("#timeline-month textarea, #timeline-month input");
+  if (!box) return;
+  document.querySelectorAll(".timeline-bar.active").forEach((b) => b.classList.remove("active"));
+  bar.classList.add("active");
+  box.value = bar.dataset.month;
+  box.dispatchEvent(new Event("input", { bubbles: true }));
+});

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections import Counter
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from rag.briefing import render_markdown, write_briefing
 from rag.periods import Filters
 from ui.labels import ADD_TO_BRIEFING, I18N
 from ui.render import chat_message, plain, sources_panel
+from ui.timeline import timeline_html
 
 if TYPE_CHECKING:
     from rag.service import Service
@@ -112,9 +114,14 @@ def upload(service: Service, files) -> tuple[str, str]:
 
 
 def corpus_summary(service: Service) -> str:
-    """The indexed articles, newest first, as a Markdown list."""
-    rows = sorted(service.documents().values(), key=lambda d: (d.date or "", d.title), reverse=True)
-    return "\n".join(f"- **{plain(d.title)}** ({plain(d.date or d.doc_id)})" for d in rows)
+    """The Articles tab: articles per month (clickable) and one row per article, newest first.
+
+    Its labels follow the articles' majority language.
+    """
+    documents = service.documents()
+    languages = Counter(doc.language for doc in documents.values())
+    language = languages.most_common(1)[0][0] if languages else "en"
+    return timeline_html(documents, service.chunk_counts(), language)
 
 
 class BriefingFiles:
