@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
+
 from rag.answer import Answer, Draft, Sentence, Source
 from rag.config import Settings
 from rag.corpus import Skipped
@@ -244,6 +246,8 @@ def test_the_chat_filters_go_to_the_service_and_a_bad_date_is_said_in_the_chat()
     assert len(service.calls) == 1  # the bad date asked nothing
     assert handlers.set_period("2025-03", "2025-03") == ("2025-03", "2025-03")
     assert handlers.set_period() == ("", "")
+    assert handlers.on_month("2024-12") == ("2024-12-01", "2024-12-31")  # a timeline click
+    assert handlers.on_month("") == (gr.update(), gr.update())
 
 
 def test_the_ask_api_takes_optional_filters():

@@ -126,6 +126,8 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
                         index_files = gr.Button(t("index_files"), elem_id="index-files")
                         status = gr.Markdown(elem_id="upload-status")
                         corpus = gr.HTML(handlers.corpus_summary(service), elem_id="corpus")
+                        # Hidden by style.css; citations.js writes the clicked month into it.
+                        month = gr.Textbox(elem_id="timeline-month", show_label=False)
         with gr.Accordion(t("settings"), open=False, elem_id="settings"):
             with gr.Row():
                 model = gr.Dropdown(
@@ -160,6 +162,7 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
         clear.click(clear_briefing, None, briefing)
         index_files.click(upload, uploads, [status, corpus], concurrency_id="index")
         clear_period.click(handlers.set_period, None, [since, until])
+        month.change(handlers.on_month, month, [since, until])
 
         api_question = gr.Textbox(visible=False)
         api_model = gr.Textbox(visible=False)

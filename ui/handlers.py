@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -20,7 +21,7 @@ from rag.briefing import render_markdown, write_briefing
 from rag.periods import Filters
 from ui.labels import ADD_TO_BRIEFING, I18N
 from ui.render import chat_message, plain, sources_panel
-from ui.timeline import timeline_html
+from ui.timeline import month_period, timeline_html
 
 if TYPE_CHECKING:
     from rag.service import Service
@@ -100,6 +101,13 @@ def set_period(since: str | None = None, until: str | None = None) -> tuple[str,
     """New values for the chat's since/until filter boxes (e.g. a timeline's month click:
     `set_period("2025-03", "2025-03")`; no arguments clears the period)."""
     return since or "", until or ""
+
+
+def on_month(month: str | None) -> tuple:
+    """A click on a month of the Articles timeline: the chat's period becomes that month."""
+    if not month or not re.fullmatch(r"\d{4}-\d{2}", month.strip()):
+        return gr.update(), gr.update()
+    return set_period(*month_period(month.strip()))
 
 
 def upload(service: Service, files) -> tuple[str, str]:
