@@ -116,6 +116,8 @@ class Filters:
         """The user's filters; `since`/`until` are YYYY, YYYY-MM or YYYY-MM-DD."""
         since, until = (since or "").strip() or None, (until or "").strip() or None
         period = None
+        if since and until and bounds(since)[0] > bounds(until)[1]:
+            raise ValueError(f"since {since} is after until {until}")
         if since or until:
             period = Period(
                 since=bounds(since)[0] if since else None,

@@ -110,6 +110,8 @@ def test_explicit_filters_take_years_months_and_days():
         Filters.explicit("mars 2025")
     with pytest.raises(ValueError, match="month"):
         Filters.explicit(None, "2024-13")
+    with pytest.raises(ValueError, match="after"):
+        Filters.explicit("2025", "2024-12")
 
 
 def test_an_article_dated_by_month_is_in_a_period_holding_any_of_its_days():
