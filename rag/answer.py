@@ -6,7 +6,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from rag import prompts
 from rag.broad import BROAD_EVIDENCE, BROAD_MAX_TOKENS, BROAD_PER_ARTICLE, BROAD_TOP_K, is_broad
@@ -14,6 +14,7 @@ from rag.config import Settings
 from rag.conversation import standalone_question
 from rag.errors import LLMError
 from rag.llms import LLM
+from rag.periods import Filters, Period, newest_date, parse_period, without_period
 from rag.questions import check_question
 from rag.retrieval import Evidence, Retrieval, Retriever
 from rag.text import detect_language, majority_language
@@ -71,6 +72,10 @@ class Answer:
     model: str
     timings: dict[str, float | None] = field(default_factory=dict)
     notice: str | None = None
+    # The period the answer drew on ({"since", "until", "from": "question" | "filter"}) and the
+    # source filter; None when the whole corpus was searched.
+    period: dict | None = None
+    source_filter: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,6 +113,8 @@ class AnswerPipeline:
         self._common_for: object | None = None  # the index `_common` was computed for
         self._majority = "fr"  # see `_corpus_language`
         self._language_for: object | None = None
+        self._dates: tuple[str, str] | None = None  # see `_date_span`
+        self._dates_for: object | None = None
 
     def ask(self, question: str, **options) -> Answer:
         """Answer one question (the last event of `stream`)."""
@@ -123,11 +130,14 @@ class AnswerPipeline:
         language: str | None = None,
         settings: Settings | None = None,
         previous: list[str] | None = None,
+        filters: Filters | None = None,
     ) -> Iterator[Draft | Answer]:
         """Yield `Draft`s while the model writes, then the verified `Answer`.
 
         `previous` holds the conversation's earlier questions: a follow-up such as
         "et pourquoi ?" is answered as the question it follows (see `rag.conversation`).
+        `filters` (a period, a source) restrict the articles; without a period, the one the
+        question names, if any, is used (see `resolve_filters`).
         """
         question = standalone_question(question, previous)
         settings = settings or self.settings
@@ -140,7 +150,12 @@ class AnswerPipeline:
         question = check.text
         timings = {"retrieve": None, "first_token": None, "total": None}
 
+        filters = self.resolve_filters(question, filters)
+        period = filters.period
+
         def finish(answer: Answer) -> Answer:
+            answer.period = period.to_dict() if period is not None else None
+            answer.source_filter = filters.source
             answer.timings["total"] = time.perf_counter() - started
             if answer.timings["first_token"] is None:
                 answer.timings["first_token"] = answer.timings["total"]
@@ -160,8 +175,20 @@ class AnswerPipeline:
             )
             yield finish(builder.refusal())
             return
+        empty = self._empty_filters(filters, language)
+        if empty:  # nothing in that period or source: said at once, no model
+            builder = _Builder(
+                question=question,
+                language=language,
+                model=llm.name,
+                timings=timings,
+                evidence=[],
+                common=frozenset(),
+            )
+            yield finish(builder.refusal(text=empty))
+            return
         broad = is_broad(question)
-        retrieval = self.retrieve(question, settings)
+        retrieval = self.retrieve(question, settings, filters)
         timings["retrieve"] = retrieval.seconds
         builder = _Builder(
             question=question,
@@ -173,6 +200,9 @@ class AnswerPipeline:
         )
         documents = self.retriever.index.documents
         builder.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
+        builder.filter_notice = self._undated_notice(filters, language)
+        if period is not None and period.is_range and period.origin == "question":
+            builder.asked = without_period(question)  # the period already chose the articles
         if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
             yield finish(builder.refusal())
             return
@@ -205,7 +235,9 @@ class AnswerPipeline:
             answer = builder.extractive(prompts.BROAD_NOTICES[language], broad)
         yield finish(answer)
 
-    def retrieve(self, question: str, settings: Settings | None = None) -> Retrieval:
+    def retrieve(
+        self, question: str, settings: Settings | None = None, filters: Filters | None = None
+    ) -> Retrieval:
         """The evidence for one question: more of it, from several articles, when it is broad."""
         settings = settings or self.settings
         if is_broad(question):
@@ -214,8 +246,54 @@ class AnswerPipeline:
                 max(settings.top_k, BROAD_TOP_K),
                 max(settings.evidence, BROAD_EVIDENCE),
                 per_document=BROAD_PER_ARTICLE,
+                filters=filters,
             )
-        return self.retriever.retrieve(question, settings.top_k, settings.evidence)
+        return self.retriever.retrieve(question, settings.top_k, settings.evidence, filters=filters)
+
+    def resolve_filters(self, question: str, filters: Filters | None = None) -> Filters:
+        """The filters a question is answered with: the user's period when given (it overrides
+        the question's), else the period or recency the question names, read relative to the
+        newest article's date."""
+        filters = filters or Filters()
+        if filters.period is not None:
+            return filters
+        span = self._date_span()
+        today = newest_date([span[1]]) if span else None
+        return replace(filters, period=parse_period(question, today))
+
+    def _empty_filters(self, filters: Filters, language: str) -> str | None:
+        """The answer to give when the filters leave no article, or None."""
+        if not filters.active or self.retriever.allowed_documents(filters):
+            return None
+        if filters.source and not self.retriever.allowed_documents(Filters(source=filters.source)):
+            return prompts.EMPTY_SOURCE[language].format(source=filters.source)
+        label = period_label(filters.period, language)
+        span = self._date_span()
+        if span is None:
+            return prompts.NO_DATED_ARTICLE[language].format(period=label)
+        return prompts.EMPTY_PERIOD[language].format(period=label, first=span[0], last=span[1])
+
+    def _undated_notice(self, filters: Filters, language: str) -> str | None:
+        """Says how many undated articles a period left out (they may hold the answer)."""
+        period = filters.period
+        if period is None or not period.is_range:
+            return None
+        documents = self.retriever.index.documents.values()
+        source = Filters(source=filters.source)
+        count = sum(1 for d in documents if not d.date and source.allows(d))
+        if not count:
+            return None
+        label = period_label(period, language)
+        return prompts.UNDATED_NOTICES[language].format(period=label, count=count)
+
+    def _date_span(self) -> tuple[str, str] | None:
+        """The oldest and newest article months (`2024-07`, `2025-03`), once per index."""
+        index = self.retriever.index
+        if self._dates_for is not index:
+            dates = sorted(d.date for d in index.documents.values() if d.date)
+            self._dates = (dates[0][:7], dates[-1][:7]) if dates else None
+            self._dates_for = index
+        return self._dates
 
     def _common_words(self) -> frozenset[str]:
         """Words in most articles, computed once per index (see `verify.mentions_asked_names`)."""
@@ -257,30 +335,35 @@ class _Builder:
         self.timings = timings
         self.evidence = evidence
         self.article_text = lambda doc_id: ""
+        self.filter_notice: str | None = None  # said with every answer (undated articles)
+        self.asked = question  # what the answer checks look for (see `_answers`)
 
     def _answers(self, sentence: str, articles: str) -> bool:
         """Whether a sentence is about what the question names, with a number if it asks one."""
         return mentions_asked_names(
-            self.question, sentence, articles, self.common
-        ) and has_number_if_asked(self.question, sentence)
+            self.asked, sentence, articles, self.common
+        ) and has_number_if_asked(self.asked, sentence)
 
     def _article(self, evidence: Evidence) -> str:
         """The cited article as the answer checks see it: title, URL ("according to the
         Reddit article" names it) and whole text."""
         return f"{evidence.title} {evidence.url or ''} {self.article_text(evidence.doc_id)}"
 
-    def refusal(self, notice: str | None = None) -> Answer:
+    def refusal(self, notice: str | None = None, text: str | None = None) -> Answer:
         return Answer(
             question=self.question,
             language=self.language,
-            text=prompts.REFUSALS[self.language],
+            text=text or prompts.REFUSALS[self.language],
             refused=True,
             sentences=[],
             sources=[],
             model=self.model,
             timings=self.timings,
-            notice=notice,
+            notice=self._with_filter_notice(notice),
         )
+
+    def _with_filter_notice(self, notice: str | None) -> str | None:
+        return " ".join(filter(None, [self.filter_notice, notice])) or None
 
     def extractive(self, notice: str, broad: bool = False) -> Answer:
         """The best passages quoted as they are, when they pass the same answer checks.
@@ -389,8 +472,18 @@ class _Builder:
             sources=sources,
             model=self.model,
             timings=self.timings,
-            notice=notice,
+            notice=self._with_filter_notice(notice),
         )
+
+
+def period_label(period: Period, language: str) -> str:
+    """ "du 2025-03-01 au 2025-03-31", "since 2024-01-01": a period in words."""
+    labels = prompts.PERIOD_LABELS[language]
+    if period.since and period.until:
+        return labels["range"].format(since=period.since, until=period.until)
+    if period.since:
+        return labels["since"].format(since=period.since)
+    return labels["until"].format(until=period.until)
 
 
 def _gate(settings: Settings, language: str, retrieval: Retrieval) -> float:

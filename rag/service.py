@@ -18,6 +18,7 @@ from rag.config import Settings
 from rag.corpus import Document, Skipped
 from rag.embedders import Embedder, get_embedder
 from rag.llms import LLM, backends, get_llm
+from rag.periods import Filters
 from rag.retrieval import Hit, Retriever
 from rag.store import load_index
 
@@ -74,15 +75,23 @@ class Service:
     # --- answers ------------------------------------------------------------------------------
 
     def stream(
-        self, question: str, previous: list[str] | None = None, **overrides
+        self,
+        question: str,
+        previous: list[str] | None = None,
+        filters: Filters | None = None,
+        **overrides,
     ) -> Iterator[Draft | Answer]:
         """`Draft`s while the model writes, then the verified `Answer`.
 
-        `previous` holds the conversation's earlier questions (for follow-ups); `overrides`
-        change settings for this question only (`language`, `top_k`, `temperature`, ...).
+        `previous` holds the conversation's earlier questions (for follow-ups); `filters` the
+        user's period and source (`Filters.explicit(since, until, source)`; a period there
+        overrides one named in the question); `overrides` change settings for this question
+        only (`language`, `top_k`, `temperature`, ...).
         """
         settings = self.settings.replace(**overrides)
-        return self._answers().stream(question, llm=self.llm, settings=settings, previous=previous)
+        return self._answers().stream(
+            question, llm=self.llm, settings=settings, previous=previous, filters=filters
+        )
 
     def ask(self, question: str, **options) -> Answer:
         """Answer one question (the last event of `stream`)."""
@@ -109,9 +118,16 @@ class Service:
 
     # --- passages and articles ----------------------------------------------------------------
 
-    def search(self, question: str, k: int) -> list[Hit]:
-        """The `k` best passages for `question` (hybrid retrieval, no LLM)."""
-        return self._answers().retriever.search(question, k)
+    def search(self, question: str, k: int, filters: Filters | None = None) -> list[Hit]:
+        """The `k` best passages for `question` (hybrid retrieval, no LLM), within `filters`
+        and the period the question names (see `filters_for`)."""
+        return self._answers().retriever.search(
+            question, k, filters=self.filters_for(question, filters)
+        )
+
+    def filters_for(self, question: str, filters: Filters | None = None) -> Filters:
+        """The filters `question` is searched with: the user's, else its own period."""
+        return self._answers().resolve_filters(question, filters)
 
     def documents(self) -> dict[str, Document]:
         """The indexed articles by doc_id."""

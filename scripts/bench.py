@@ -1,6 +1,7 @@
 """Benchmark: ingest, retrieval and answer latency and quality on the seeds (not a test).
 
     .venv/bin/python scripts/bench.py [--llm qwen2.5-coder-1.5b --llm extractive]
+    .venv/bin/python scripts/bench.py --llm qwen2.5-coder-1.5b --questions ''  # time set only
 
 Prints a Markdown table for the README and writes the raw figures to bench-results/.
 """
@@ -26,6 +27,12 @@ from rag.config import Settings  # noqa: E402
 from rag.embedders import get_embedder  # noqa: E402
 from rag.engine import ingest  # noqa: E402
 from rag.eval.tables import backends_table  # noqa: E402
+from rag.eval.time_verdicts import (  # noqa: E402
+    judge_time,
+    summarise_time,
+    time_table,
+    time_verdicts_to_json,
+)
 from rag.eval.verdicts import judge, load_questions, percentile, summarise, verdicts_to_json  # noqa: E402
 from rag.llms import get_llm  # noqa: E402
 from rag.retrieval import Retriever  # noqa: E402
@@ -35,11 +42,21 @@ from rag.store import load_index  # noqa: E402
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--llm", action="append", help="backends to measure (repeatable)")
-    parser.add_argument("--questions", default=str(ROOT / "tests/data/questions.jsonl"))
+    parser.add_argument(
+        "--questions",
+        default=str(ROOT / "tests/data/questions.jsonl"),
+        help="seed question set ('' skips it)",
+    )
+    parser.add_argument(
+        "--time-questions",
+        default=str(ROOT / "tests/data/time_questions.jsonl"),
+        help="questions about periods, scored by rag.eval.time_verdicts ('' skips them)",
+    )
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
     args = parser.parse_args()
     llms = args.llm or ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "extractive"]
-    questions = load_questions(args.questions)
+    questions = load_questions(args.questions) if args.questions else []
+    time_questions = load_questions(args.time_questions) if args.time_questions else []
     work = Path(tempfile.mkdtemp(prefix="rag-bench-"))
     settings = Settings(index_dir=str(work / "index"), corpus_dir=str(ROOT / "seeds"))
     results: dict = {
@@ -62,7 +79,7 @@ def main() -> int:
         retriever = Retriever(load_index(settings.index_dir), embedder)
         retriever.retrieve("warm-up", settings.top_k, settings.evidence)
         timings = []
-        for item in questions:
+        for item in questions or time_questions:
             started = time.perf_counter()
             retriever.search(item["question"], settings.top_k)
             timings.append(time.perf_counter() - started)
@@ -71,16 +88,27 @@ def main() -> int:
             "p90": round(1000 * percentile(timings, 90), 1),
         }
         results["answers"] = {}
+        results["time_answers"] = {}
         for name in llms:
             llm = get_llm(name, settings)
             pipeline = AnswerPipeline(retriever, llm, settings)
             pipeline.ask("Qui a dévoilé le plan ?")  # warm: model loaded, prompt prefix cached
-            verdicts = [judge(item, pipeline.ask(item["question"])) for item in questions]
-            results["answers"][name] = {
-                "summary": summarise(verdicts),
-                "verdicts": verdicts_to_json(verdicts),
-            }
-            print(f"{name}: {summarise(verdicts)}", file=sys.stderr)
+            if questions:
+                verdicts = [judge(item, pipeline.ask(item["question"])) for item in questions]
+                results["answers"][name] = {
+                    "summary": summarise(verdicts),
+                    "verdicts": verdicts_to_json(verdicts),
+                }
+                print(f"{name}: {summarise(verdicts)}", file=sys.stderr)
+            if time_questions:
+                timed = [
+                    judge_time(item, pipeline.ask(item["question"])) for item in time_questions
+                ]
+                results["time_answers"][name] = {
+                    "summary": summarise_time(timed),
+                    "verdicts": time_verdicts_to_json(timed),
+                }
+                print(f"{name} (time questions): {summarise_time(timed)}", file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     out = Path(args.out)
@@ -102,9 +130,21 @@ def markdown(results: dict) -> str:
         f"{ingest_['unchanged_embedded']} chunks embedded.",
         f"- Retrieval (hybrid search, warm): median {results['retrieval_ms']['median']} ms, "
         f"p90 {results['retrieval_ms']['p90']} ms.",
-        "",
-        backends_table({name: data["summary"] for name, data in results["answers"].items()}),
     ]
+    if results["answers"]:
+        summaries = {name: data["summary"] for name, data in results["answers"].items()}
+        lines += ["", backends_table(summaries)]
+    if results["time_answers"]:
+        summaries = {name: data["summary"] for name, data in results["time_answers"].items()}
+        lines += [
+            "",
+            "Time questions (tests/data/time_questions.jsonl):",
+            "",
+            time_table(summaries),
+        ]
+        for name, summary in summaries.items():
+            if summary["failures"]:
+                lines.append(f"- {name} failed: {', '.join(summary['failures'])}")
     return "\n".join(lines)
 
 

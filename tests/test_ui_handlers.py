@@ -12,9 +12,12 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
+
 from rag.answer import Answer, Draft, Sentence, Source
 from rag.config import Settings
 from rag.corpus import Skipped
+from rag.periods import Filters
 from tests.conftest import served
 from ui import handlers
 from ui.labels import ADD_TO_BRIEFING
@@ -143,6 +146,7 @@ def test_an_answer_streams_into_the_chat_with_citations_that_open_their_passage(
             "top_k": 3,
             "temperature": 0.2,
             "previous": [],
+            "filters": Filters(),
         }
     ]
 
@@ -216,9 +220,39 @@ def test_the_ask_api_takes_the_question_alone():
 
     from ui.app import build_app
 
-    with served(build_app(FakeService())) as url:
+    service = FakeService()
+    with served(build_app(service)) as url:
         client = Client(url, verbose=False)
         record = client.predict("Où s'est tenue la WAIC ?", api_name="/ask")
         assert record["model"] == "fake-default" and "Shanghai" in record["text"]
+        assert service.calls[-1]["filters"] == Filters()
         record = client.predict("Où s'est tenue la WAIC ?", "extractive", api_name="/ask")
         assert record["model"] == "extractive"
+        client.predict("Où s'est tenue la WAIC ?", "", "2025-07", api_name="/ask")
+        assert service.calls[-1]["filters"] == Filters.explicit("2025-07")
+
+
+def test_the_chat_filters_go_to_the_service_and_a_bad_date_is_said_in_the_chat():
+    service = FakeService()
+    updates = handlers.respond(
+        service, "Où s'est tenue la WAIC ?", [], {}, "", "auto", 3, 0.2, "2025", "2025-07", "waic"
+    )
+    list(updates)
+    assert service.calls[-1]["filters"] == Filters.explicit("2025", "2025-07", "waic")
+    [(history, answers, _, box)] = handlers.respond(
+        service, "Où ?", [], {}, "", "auto", 3, 0.2, "juillet", "", ""
+    )
+    assert "is not a date" in history[-1]["content"] and box == "Où ?" and answers == {}
+    assert len(service.calls) == 1  # the bad date asked nothing
+    assert handlers.set_period("2025-03", "2025-03") == ("2025-03", "2025-03")
+    assert handlers.set_period() == ("", "")
+    assert handlers.on_month("2024-12") == ("2024-12-01", "2024-12-31")  # a timeline click
+    assert handlers.on_month("") == (gr.update(), gr.update())
+
+
+def test_the_ask_api_takes_optional_filters():
+    service = FakeService()
+    handlers.ask(service, "Où s'est tenue la WAIC ?", None, "2025-07", None, "waic")
+    assert service.calls[-1]["filters"] == Filters.explicit("2025-07", None, "waic")
+    handlers.ask(service, "Où s'est tenue la WAIC ?")
+    assert service.calls[-1]["filters"] == Filters()

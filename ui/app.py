@@ -34,9 +34,9 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
 
     # Gradio reads each handler's parameters (and `gr.LikeData` by its type), so the service
     # and the briefing files are bound here rather than with functools.partial.
-    def respond(message, history, answers, model, language, top_k, temperature):
+    def respond(message, history, answers, model, language, top_k, temperature, *scope):
         yield from handlers.respond(
-            service, message, history, answers, model, language, top_k, temperature
+            service, message, history, answers, model, language, top_k, temperature, *scope
         )
 
     def on_feedback(note, answers, data: gr.LikeData):
@@ -51,9 +51,15 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
     def upload(uploaded):
         return handlers.upload(service, uploaded)
 
-    def ask(question: str, model: str | None = None) -> dict:
-        # `model` defaults to None so that the API takes the question alone.
-        return handlers.ask(service, question, model)
+    def ask(
+        question: str,
+        model: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        source: str | None = None,
+    ) -> dict:
+        # Everything but the question defaults to None so that the API takes it alone.
+        return handlers.ask(service, question, model, since, until, source)
 
     with gr.Blocks(
         title="Articles — réponses citées / cited answers",
@@ -78,6 +84,19 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
                         placeholder=t("ask"), show_label=False, scale=5, elem_id="question"
                     )
                     send = gr.Button(t("send"), variant="primary", scale=1, elem_id="send")
+                # The chat's filters; another handler sets a period by returning new values
+                # for `since` and `until` (see `handlers.set_period`).
+                with gr.Row(elem_id="filters"):
+                    since = gr.Textbox(
+                        label=t("since"), placeholder=t("date_hint"), elem_id="filter-since"
+                    )
+                    until = gr.Textbox(
+                        label=t("until"), placeholder=t("date_hint"), elem_id="filter-until"
+                    )
+                    source = gr.Textbox(
+                        label=t("source"), placeholder=t("source_hint"), elem_id="filter-source"
+                    )
+                    clear_period = gr.Button(t("clear_period"), scale=0, elem_id="clear-period")
                 if examples:
                     gr.Examples(examples, inputs=box, label=t("examples"))
             with gr.Column(scale=2):
@@ -107,6 +126,8 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
                         index_files = gr.Button(t("index_files"), elem_id="index-files")
                         status = gr.Markdown(elem_id="upload-status")
                         corpus = gr.HTML(handlers.corpus_summary(service), elem_id="corpus")
+                        # Hidden by style.css; citations.js writes the clicked month into it.
+                        month = gr.Textbox(elem_id="timeline-month", show_label=False)
         with gr.Accordion(t("settings"), open=False, elem_id="settings"):
             with gr.Row():
                 model = gr.Dropdown(
@@ -120,7 +141,18 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
                     0.0, 1.0, value=service.settings.temperature, step=0.1, label=t("temperature")
                 )
 
-        chat_inputs = [box, chat, answers, model, language, top_k, temperature]
+        chat_inputs = [
+            box,
+            chat,
+            answers,
+            model,
+            language,
+            top_k,
+            temperature,
+            since,
+            until,
+            source,
+        ]
         chat_outputs = [chat, answers, sources, box]
         for trigger in (box.submit, send.click):
             trigger(respond, chat_inputs, chat_outputs, concurrency_id="llm")
@@ -129,12 +161,21 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
         add.click(add_last, [note, answers], briefing)
         clear.click(clear_briefing, None, briefing)
         index_files.click(upload, uploads, [status, corpus], concurrency_id="index")
+        clear_period.click(handlers.set_period, None, [since, until])
+        month.change(handlers.on_month, month, [since, until])
 
         api_question = gr.Textbox(visible=False)
         api_model = gr.Textbox(visible=False)
+        api_since = gr.Textbox(visible=False)
+        api_until = gr.Textbox(visible=False)
+        api_source = gr.Textbox(visible=False)
         api_out = gr.JSON(visible=False)
         gr.Button(visible=False).click(
-            ask, [api_question, api_model], api_out, api_name="ask", concurrency_id="llm"
+            ask,
+            [api_question, api_model, api_since, api_until, api_source],
+            api_out,
+            api_name="ask",
+            concurrency_id="llm",
         )
     # One answer at a time on the CPU; other requests wait in Gradio's queue.
     app.queue(default_concurrency_limit=1)

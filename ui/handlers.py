@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -17,9 +18,10 @@ import gradio as gr
 
 from rag.answer import Answer, Draft
 from rag.briefing import render_markdown, write_briefing
+from rag.periods import Filters
 from ui.labels import ADD_TO_BRIEFING, I18N
 from ui.render import chat_message, plain, sources_panel
-from ui.timeline import timeline_html
+from ui.timeline import month_period, timeline_html
 
 if TYPE_CHECKING:
     from rag.service import Service
@@ -27,14 +29,36 @@ if TYPE_CHECKING:
 STALE_BRIEFING_SECONDS = 3600  # written briefing files older than this are deleted
 
 
-def respond(service: Service, message, history, answers, model, language, top_k, temperature):
-    """Stream one answer into the chat: (history, answers, sources panel, question box)."""
+def respond(
+    service: Service,
+    message,
+    history,
+    answers,
+    model,
+    language,
+    top_k,
+    temperature,
+    since="",
+    until="",
+    source="",
+):
+    """Stream one answer into the chat: (history, answers, sources panel, question box).
+
+    `since`/`until` (YYYY, YYYY-MM or YYYY-MM-DD, empty: open) and `source` are the chat's
+    filters (see `set_period`); a period set there overrides one named in the question.
+    """
     history, answers = list(history or []), dict(answers or {})
     if not message or not message.strip():
         yield history, answers, gr.update(), message
         return
     previous = [a["question"] for a in answers.values()]
     history.append({"role": "user", "content": plain(message)})
+    try:
+        filters = Filters.explicit(since, until, source)
+    except ValueError as exc:  # a mistyped date: said in the chat, the question kept
+        history.append({"role": "assistant", "content": f"⚠ *{plain(str(exc))}*"})
+        yield history, answers, gr.update(), message
+        return
     history.append({"role": "assistant", "content": "…"})
     turn = len(history) - 1
     events = service.with_llm(model).stream(
@@ -43,6 +67,7 @@ def respond(service: Service, message, history, answers, model, language, top_k,
         top_k=int(top_k),
         temperature=float(temperature),
         previous=previous,
+        filters=filters,
     )
     for event in events:
         if isinstance(event, Draft):
@@ -55,9 +80,34 @@ def respond(service: Service, message, history, answers, model, language, top_k,
             yield history, answers, sources_panel(shown, service.documents(), turn), ""
 
 
-def ask(service: Service, question: str, model: str | None = None) -> dict:
-    """The `/ask` API: the answer record; `model` names a backend (empty or None: the default)."""
-    return service.with_llm(model).ask(question).to_dict()
+def ask(
+    service: Service,
+    question: str,
+    model: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    source: str | None = None,
+) -> dict:
+    """The `/ask` API: the answer record; `model` names a backend (empty or None: the default),
+    `since`/`until`/`source` filter the articles as in the chat (empty or None: no filter)."""
+    try:
+        filters = Filters.explicit(since, until, source)
+    except ValueError as exc:
+        raise gr.Error(str(exc)) from None
+    return service.with_llm(model).ask(question, filters=filters).to_dict()
+
+
+def set_period(since: str | None = None, until: str | None = None) -> tuple[str, str]:
+    """New values for the chat's since/until filter boxes (e.g. a timeline's month click:
+    `set_period("2025-03", "2025-03")`; no arguments clears the period)."""
+    return since or "", until or ""
+
+
+def on_month(month: str | None) -> tuple:
+    """A click on a month of the Articles timeline: the chat's period becomes that month."""
+    if not month or not re.fullmatch(r"\d{4}-\d{2}", month.strip()):
+        return gr.update(), gr.update()
+    return set_period(*month_period(month.strip()))
 
 
 def upload(service: Service, files) -> tuple[str, str]:

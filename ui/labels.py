@@ -31,6 +31,12 @@ I18N = gr.I18n(
         "language": "Langue de la réponse",
         "top_k": "Passages consultés",
         "temperature": "Température",
+        "since": "Depuis",
+        "until": "Jusqu'à",
+        "date_hint": "AAAA, AAAA-MM ou AAAA-MM-JJ",
+        "source": "Source",
+        "source_hint": "domaine ou nom de fichier",
+        "clear_period": "Toutes dates",
     },
     en={
         "header": "## Ask the articles\nShort answers, every sentence cited: "
@@ -58,5 +64,11 @@ I18N = gr.I18n(
         "language": "Answer language",
         "top_k": "Passages searched",
         "temperature": "Temperature",
+        "since": "Since",
+        "until": "Until",
+        "date_hint": "YYYY, YYYY-MM or YYYY-MM-DD",
+        "source": "Source",
+        "source_hint": "domain or file name",
+        "clear_period": "All dates",
     },
 )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import html
 import re
 
-from rag.answer import Answer
+from rag.answer import Answer, period_label
 from rag.briefing import escape_markdown
+from rag.periods import Period
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited passage
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -19,6 +20,21 @@ REFUSED_SOURCES = {
     "fr": "Aucun passage des articles ne répond à cette question.",
     "en": "No passage of the articles answers this question.",
 }
+
+
+PERIOD_NOTES = {
+    "fr": {"question": "Période lue dans la question : {}.", "filter": "Période filtrée : {}."},
+    "en": {"question": "Period read from the question: {}.", "filter": "Period filter: {}."},
+}
+
+
+def period_note(answer: Answer) -> str | None:
+    """The period an answer was restricted to, in words, or None."""
+    record = answer.period or {}
+    if not (record.get("since") or record.get("until")):
+        return None
+    label = period_label(Period(record.get("since"), record.get("until")), answer.language)
+    return PERIOD_NOTES[answer.language][record.get("from", "question")].format(label)
 
 
 def chat_message(answer: Answer, turn: int) -> str:
@@ -37,6 +53,9 @@ def chat_message(answer: Answer, turn: int) -> str:
         )
     if answer.notice:
         text += f"\n\n⚠ *{escape_markdown(answer.notice)}*"
+    note = period_note(answer)
+    if note:
+        text += f"\n\n🗓 *{escape_markdown(note)}*"
     return text
 
 

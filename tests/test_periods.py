@@ -1,0 +1,241 @@
+"""Periods and source filters: the question's dates, filtered retrieval, empty periods (fast).
+
+The seeds are dated 2024-07 (002), 2024-12-20 (000) and 2025-03-20 (003); 001 and 004 have
+no date. Retrieval runs on a hashed bag-of-words embedder, answers on the extractive backend
+or a scripted LLM that records whether it was called: no Qwen here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+import pytest
+
+from rag.answer import AnswerPipeline
+from rag.config import Settings
+from rag.corpus import load_corpus
+from rag.llms import ExtractiveLLM
+from rag.periods import Filters, Period, bounds, parse_period
+from rag.retrieval import Retriever
+from rag.store import build_index, load_index
+from tests.conftest import QUESTIONS, ROOT, SEEDS, HashingEmbedder, ScriptedLLM, json_reply
+
+NEWEST = date(2025, 3, 20)  # the newest seed article: "now" for relative expressions
+SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
+DATE_WORDS = re.compile(
+    r"\d{4}|janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
+    r"|january|february|march|april|june|july|august|september|october|november|december"
+    r"|récent|recent|latest|dernier|dernière|last|year|année|mois|month",
+    re.IGNORECASE,
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
+        ("Qu'a annoncé la Chine en mars 2025 ?", "2025-03-01", "2025-03-31"),
+        ("Quoi de neuf depuis 2024 ?", "2024-01-01", None),
+        ("Que s'est-il passé depuis décembre 2024 ?", "2024-12-01", None),
+        ("Qu'a fait la Chine l'an dernier ?", "2024-01-01", "2024-12-31"),
+        ("Qu’a dit la Chine jusqu’en décembre 2024 ?", None, "2024-12-31"),
+        ("Que disait-on l'année dernière ?", "2024-01-01", "2024-12-31"),
+        ("Et le mois dernier ?", "2025-02-01", "2025-02-28"),
+        ("Que disait-on avant juillet 2024 ?", None, "2024-06-30"),
+        ("Et après décembre 2024 ?", "2025-01-01", None),
+        ("Entre juillet 2024 et décembre 2024, qui parlait d'IA ?", "2024-07-01", "2024-12-31"),
+        ("Qu'a dévoilé la Chine le 20 décembre 2024 ?", "2024-12-20", "2024-12-20"),
+        ("Que dit l'article du 2024-07 ?", "2024-07-01", "2024-07-31"),
+        ("What happened in December 2024?", "2024-12-01", "2024-12-31"),
+        ("What did China announce on December 20, 2024?", "2024-12-20", "2024-12-20"),
+        ("What has been said since March 2025?", "2025-03-01", None),
+        ("What happened last year?", "2024-01-01", "2024-12-31"),
+        ("Anything before 2025?", None, "2024-12-31"),
+        ("What was said between July 2024 and March 2025?", "2024-07-01", "2025-03-31"),
+        ("Who spoke about AI in May?", "2024-05-01", "2024-05-31"),  # the last May before
+    ],
+)
+def test_a_question_names_a_period(question, since, until):
+    assert parse_period(question, NEWEST) == Period(since=since, until=until)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Quelles sont les annonces les plus récentes sur l'IA ?",
+        "Qu'a dit la Chine récemment ?",
+        "Quelle est la dernière annonce de la Chine ?",
+        "What is the latest news on Chinese AI?",
+        "What is the most recent article about open source?",
+    ],
+)
+def test_a_question_asks_for_the_newest_articles(question):
+    assert parse_period(question, NEWEST) == Period(recent=True)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Qu'est-ce que le plan Made in China 2025 ?",
+        "Qui a gagné la Coupe du monde de football 2022 ?",
+        "It may be that China leads: who says so?",
+        "Combien de pays ont signé ? 2024 pays ?",
+        "Que peut-on faire maintenant ?",
+        "What now?",
+        "Qui est Wang Yi ?",
+        "Pourquoi la Chine mise-t-elle sur l'open source ?",
+    ],
+)
+def test_names_numbers_and_verbs_are_not_periods(question):
+    assert parse_period(question, NEWEST) is None
+
+
+def test_seed_questions_without_a_date_expression_get_no_period():
+    items = [json.loads(line) for line in QUESTIONS.read_text("utf-8").splitlines() if line]
+    holdout = ROOT / "tests/data/questions_holdout.jsonl"
+    items += [json.loads(line) for line in holdout.read_text("utf-8").splitlines() if line]
+    plain = [i["question"] for i in items if not DATE_WORDS.search(i["question"])]
+    assert len(plain) >= 60
+    assert [q for q in plain if parse_period(q, NEWEST) is not None] == []
+
+
+def test_explicit_filters_take_years_months_and_days():
+    assert Filters.explicit("2024", "2024-07").period == Period(
+        since="2024-01-01", until="2024-07-31", origin="filter"
+    )
+    assert Filters.explicit("", None, " reddit ") == Filters(period=None, source="reddit")
+    assert bounds("2024-02") == ("2024-02-01", "2024-02-29")
+    with pytest.raises(ValueError, match="YYYY-MM"):
+        Filters.explicit("mars 2025")
+    with pytest.raises(ValueError, match="month"):
+        Filters.explicit(None, "2024-13")
+    with pytest.raises(ValueError, match="after"):
+        Filters.explicit("2025", "2024-12")
+
+
+def test_an_article_dated_by_month_is_in_a_period_holding_any_of_its_days():
+    period = Period(since="2024-07-15", until="2024-12-01")
+    assert period.contains("2024-07") and period.contains("2024-12")
+    assert not period.contains("2024-12-20") and not period.contains(None)
+    assert Period(recent=True).contains(None)  # a preference, not a range
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory):
+    embedder = HashingEmbedder()
+    index_dir = tmp_path_factory.mktemp("index")
+    build_index(load_corpus(SEEDS).documents, embedder, index_dir, 128, 24)
+    return Retriever(load_index(index_dir), embedder)
+
+
+def test_a_period_restricts_the_search_to_its_articles(retriever):
+    question = "la Chine et l'intelligence artificielle open source"
+    everything = {h.chunk.doc_id for h in retriever.search(question, 30)}
+    assert len(everything) == 5
+    december = Filters(period=Period(since="2024-12-01", until="2024-12-31"))
+    hits = retriever.search(question, 30, filters=december)
+    assert hits and {h.chunk.doc_id for h in hits} == {"000_223126d914c8c667"}
+    reddit = retriever.search(question, 30, filters=Filters(source="reddit.com"))
+    assert {h.chunk.doc_id for h in reddit} == {"004_23a19dbc87d1e42f"}
+    assert retriever.search(question, 5, filters=Filters.explicit("2023", "2023")) == []
+
+
+def test_latest_news_moves_the_newest_article_up(retriever):
+    question = "la Chine et l'intelligence artificielle"
+    plain = retriever.search(question, 30)
+    recent = retriever.search(question, 30, filters=Filters(period=Period(recent=True)))
+
+    def place(hits):
+        return min(h.rank for h in hits if h.chunk.doc_id.startswith("003_"))
+
+    assert place(recent) < place(plain)
+    undated = {h.chunk.chunk_id: h.score for h in plain if h.chunk.date is None}
+    assert all(undated[h.chunk.chunk_id] == h.score for h in recent if h.chunk.date is None)
+
+
+def test_an_empty_period_is_said_without_calling_the_model(retriever):
+    llm = ScriptedLLM(json_reply([{"text": "En 2023, la Chine a tout annoncé.", "sources": [1]}]))
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask("Qu'a annoncé la Chine en 2023 ?")
+    assert answer.refused and llm.prompts == []
+    assert answer.text == (
+        "Aucun article sur cette période (du 2023-01-01 au 2023-12-31) : "
+        "les articles vont de 2024-07 à 2025-03."
+    )
+    assert answer.to_dict()["period"] == {
+        "since": "2023-01-01",
+        "until": "2023-12-31",
+        "from": "question",
+    }
+    english = AnswerPipeline(retriever, llm, SETTINGS).ask("What did China say in 2023?")
+    assert english.text.startswith("No article from this period (2023-01-01 to 2023-12-31)")
+    assert llm.prompts == []
+
+
+def test_a_period_answer_cites_only_its_articles_and_says_what_it_left_out(retriever):
+    pipeline = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS)
+    answer = pipeline.ask("Qu'a dévoilé la Chine en décembre 2024 ?")
+    assert not answer.refused and answer.sources
+    assert {s.date for s in answer.sources} == {"2024-12-20"}
+    assert "2 article(s) sans date" in answer.notice
+    assert pipeline.ask("Qu'a dévoilé la Chine ?").period is None
+
+
+def test_explicit_filters_override_the_question(retriever):
+    pipeline = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS)
+    filters = Filters.explicit("2024-12", "2024-12")
+    answer = pipeline.ask("Qu'a annoncé la Chine en 2023 ?", filters=filters)
+    assert answer.period == {"since": "2024-12-01", "until": "2024-12-31", "from": "filter"}
+    assert all(s.date == "2024-12-20" for s in answer.sources)
+    nothing = pipeline.ask("Qui est Wang Yi ?", filters=Filters.explicit(source="lemonde.fr"))
+    assert nothing.refused and "lemonde.fr" in nothing.text and nothing.source_filter
+
+
+def test_every_time_question_names_its_expected_period():
+    path = ROOT / "tests/data/time_questions.jsonl"
+    items = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+    assert len(items) >= 12 and {i["language"] for i in items} == {"fr", "en"}
+    assert sum(i["empty"] for i in items) >= 3
+    for item in items:
+        expected = item["period"]
+        period = parse_period(item["question"], NEWEST)
+        if expected.get("recent"):
+            assert period == Period(recent=True), item["id"]
+        else:
+            assert (period.since, period.until) == (expected["since"], expected["until"])
+
+
+def test_time_questions_are_judged_on_period_emptiness_and_article(retriever):
+    from rag.eval.time_verdicts import judge_time, summarise_time
+
+    pipeline = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS)
+    empty = {
+        "id": "t1",
+        "question": "Qu'a annoncé la Chine en 2023 ?",
+        "language": "fr",
+        "answerable": False,
+        "doc_ids": [],
+        "answer_any": [],
+        "evidence_any": [],
+        "period": {"since": "2023-01-01", "until": "2023-12-31"},
+        "empty": True,
+    }
+    verdict = judge_time(empty, pipeline.ask(empty["question"]))
+    assert verdict.passed and verdict.said_empty
+    wrong_period = dict(empty, period={"since": "2024-01-01", "until": "2024-12-31"})
+    assert not judge_time(wrong_period, pipeline.ask(empty["question"])).passed
+    dated = {
+        "id": "t2",
+        "question": "Qu'a dévoilé la Chine en décembre 2024 ?",
+        "language": "fr",
+        "answerable": True,
+        "doc_ids": ["000_223126d914c8c667"],
+        "answer_any": ["Plan de renforcement"],
+        "evidence_any": ["Plan de renforcement"],
+        "period": {"since": "2024-12-01", "until": "2024-12-31"},
+        "empty": False,
+    }
+    good = judge_time(dated, pipeline.ask(dated["question"]))
+    other = judge_time(dict(dated, doc_ids=["003_17ec4d8c2da1e718"]), pipeline.ask("Et en 2024 ?"))
+    assert good.passed and not other.passed
+    assert summarise_time([verdict, good, other])["failures"] == ["t2"]
