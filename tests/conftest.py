@@ -118,3 +118,50 @@ def questions() -> list[dict]:
         for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
+
+
+def tiny_pdf(pages: list[list[str]], title: str) -> bytes:
+    """A real PDF with one line of Helvetica text per string, one page per list.
+
+    Written by hand (no PDF writer is a dependency): Latin-1 text in WinAnsiEncoding, an xref
+    table with exact offsets, and the title in the document information.
+    """
+
+    def literal(text: str) -> bytes:
+        raw = text.encode("cp1252")
+        return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b""]  # the page tree is filled in below
+    objects.append(
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>"
+    )
+    objects.append(b"<< /Title " + literal(title) + b" >>")
+    kids = []
+    for lines in pages:
+        stream = (
+            b"BT /F1 11 Tf 14 TL 56 780 Td "
+            + b" ".join(literal(line) + b" ' " for line in lines)
+            + b"ET"
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % len(objects)
+        )
+        kids.append(len(objects))
+    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % kid for kid in kids),
+        len(kids),
+    )
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Info 4 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)

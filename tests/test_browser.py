@@ -16,7 +16,7 @@ from playwright import sync_api
 
 from rag.config import Settings
 from rag.service import Service
-from tests.conftest import ROOT, SEEDS, served
+from tests.conftest import ROOT, SEEDS, served, tiny_pdf
 from ui.app import SEED_EXAMPLES, build_app
 
 pytestmark = pytest.mark.slow
@@ -185,4 +185,55 @@ def test_an_uploaded_article_is_indexed_and_cited(browser, app_url, tmp_path):
     assert "Kerguelen" in answer
     page.locator(f"{ANSWER} a[href*='#cite-']").last.click()
     assert "kerguelen" in page.locator(".source-card.active").inner_text().lower()
+    page.close()
+
+
+def test_a_month_on_the_timeline_filters_the_chat_to_that_month(browser, app_url):
+    page = open_page(browser, app_url, "fr-FR")
+    page.click("#tab-articles-button")
+    page.locator(".timeline-bar[data-month='2024-12']").click()
+    page.wait_for_function(
+        "() => document.querySelector('#filter-since input, #filter-since textarea')"
+        ".value === '2024-12-01'"
+    )
+    assert page.locator("#filter-until input, #filter-until textarea").input_value() == "2024-12-31"
+    page.screenshot(path=str(SHOTS / "timeline.png"))
+    answer = ask(page, "Avec quel pays africain la Chine s'est-elle associée ?")[-1]
+    assert "Zambie" in answer
+    dates = page.locator("#sources-panel .answer-sources:visible .source-card .date")
+    assert dates.count() >= 1
+    assert all(text.startswith("2024-12") for text in dates.all_inner_texts())
+    page.close()
+
+
+def test_an_uploaded_pdf_is_cited_with_its_page(browser, app_url, tmp_path):
+    pdf = tmp_path / "lorient.pdf"
+    pdf.write_bytes(
+        tiny_pdf(
+            [
+                [
+                    "Lorient ouvre un centre de recherche sur les algues.",
+                    "Le centre a été inauguré le 3 février 2025 à Lorient, en Bretagne.",
+                    "Il étudie les algues vertes du littoral.",
+                ],
+                [
+                    "Le centre emploie 37 chercheurs venus de toute l'Europe.",
+                    "Son budget annuel atteint 5 millions d'euros.",
+                ],
+            ],
+            title="Lorient ouvre un centre de recherche sur les algues",
+        )
+    )
+    page = open_page(browser, app_url, "fr-FR")
+    page.click("#tab-articles-button")
+    page.set_input_files("#upload input[type=file]", [str(pdf)])
+    page.click("#index-files")
+    page.wait_for_function(
+        "() => document.querySelector('#upload-status').innerText.includes('lorient')"
+    )
+    answer = ask(page, "Combien de chercheurs emploie le centre de Lorient ?")[-1]
+    assert "37" in answer
+    page.locator(f"{ANSWER} a[href*='#cite-']").last.click()
+    card = page.locator(".source-card.active").inner_text()
+    assert "37 chercheurs" in card and "p. 2" in card
     page.close()
