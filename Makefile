@@ -11,11 +11,17 @@ STAMP := $(VENV)/.installed-stamp
 # our VMs turns on Intel AMX: the CPU lists it, the hypervisor does not enable it, and the model
 # dies on its first token ("invalid opcode", tilezero). So: a portable x86-64-v3 build
 # (AVX2/FMA/F16C), never taken from pip's cache, where a native build could lie.
+# Where the CPU has AVX-512 with VNNI and BF16 (checked in /proc/cpuinfo), those are turned on
+# too, still without AMX: on this VM the prompt is read 1.45x faster (562 tokens: 11.1-12.7 s
+# -> 7.5-7.9 s, alternating A/B runs on the bundled 1.5B; generation unchanged, 11.7 tokens/s).
 LLAMA_VERSION := 0.3.36
-LLAMA_STAMP := $(VENV)/.llama-cpp-$(LLAMA_VERSION)-stamp
+AVX512_FLAGS := avx512f avx512bw avx512dq avx512vl avx512vbmi avx512_vnni avx512_bf16 avx_vnni
 ifeq ($(shell uname -m),x86_64)
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_FLAVOUR := $(if $(filter-out $(shell cat /proc/cpuinfo 2>/dev/null | grep -m1 '^flags'),$(AVX512_FLAGS)),x86-64-v3,avx512)
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	$(if $(filter avx512,$(LLAMA_FLAVOUR)),-DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON)
 endif
+LLAMA_STAMP := $(VENV)/.llama-cpp-$(LLAMA_VERSION)-$(LLAMA_FLAVOUR)-stamp
 
 $(LLAMA_STAMP):
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

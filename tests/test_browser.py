@@ -200,7 +200,7 @@ def test_a_month_on_the_timeline_filters_the_chat_to_that_month(browser, app_url
     page.screenshot(path=str(SHOTS / "timeline.png"))
     answer = ask(page, "Avec quel pays africain la Chine s'est-elle associée ?")[-1]
     assert "Zambie" in answer
-    dates = page.locator("#sources-panel .answer-sources:visible .source-card .date")
+    dates = page.locator("#sources-panel .source-card .date")  # this page asked once
     assert dates.count() >= 1
     assert all(text.startswith("2024-12") for text in dates.all_inner_texts())
     page.close()
