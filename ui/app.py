@@ -117,9 +117,6 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
                                 t("download_docx"), interactive=False, elem_id="download-docx"
                             )
                     with gr.Tab(t("articles"), elem_id="tab-articles"):
-                        corpus = gr.HTML(handlers.corpus_summary(service), elem_id="corpus")
-                        # Hidden by style.css; citations.js writes the clicked month into it.
-                        month = gr.Textbox(elem_id="timeline-month", show_label=False)
                         uploads = gr.File(
                             label=t("upload"),
                             file_count="multiple",
@@ -129,6 +126,9 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
                         )
                         index_files = gr.Button(t("index_files"), elem_id="index-files")
                         status = gr.Markdown(elem_id="upload-status")
+                        corpus = gr.HTML(handlers.corpus_summary(service), elem_id="corpus")
+                        # Hidden by style.css; citations.js writes the clicked month into it.
+                        month = gr.Textbox(elem_id="timeline-month", show_label=False)
         with gr.Accordion(t("settings"), open=False, elem_id="settings"):
             with gr.Row():
                 model = gr.Dropdown(
