@@ -164,19 +164,10 @@ class AnswerPipeline:
                 answer.notice = " ".join(filter(None, [check.notice, answer.notice]))
             return answer
 
-        if check.refuse:  # "???", "et ?": nothing to look for
-            builder = _Builder(
-                question=question,
-                language=language,
-                model=llm.name,
-                timings=timings,
-                evidence=[],
-                common=frozenset(),
-            )
-            yield finish(builder.refusal())
-            return
-        empty = self._empty_filters(filters, language)
-        if empty:  # nothing in that period or source: said at once, no model
+        # Refused at once, without retrieval or the model: "???" or "et ?" (nothing to look
+        # for), or filters that leave no article (that is said, with the corpus's date span).
+        empty = None if check.refuse else self._empty_filters(filters, language)
+        if check.refuse or empty:
             builder = _Builder(
                 question=question,
                 language=language,

@@ -111,6 +111,19 @@ def hashing_embedder():
     return HashingEmbedder()
 
 
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory):
+    """A Retriever over the seeds, indexed with the hashing embedder (fast, no model)."""
+    from rag.corpus import load_corpus
+    from rag.retrieval import Retriever
+    from rag.store import build_index, load_index
+
+    embedder = HashingEmbedder()
+    index_dir = tmp_path_factory.mktemp("index")
+    build_index(load_corpus(SEEDS).documents, embedder, index_dir, 128, 24)
+    return Retriever(load_index(index_dir), embedder)
+
+
 @pytest.fixture(scope="session")
 def questions() -> list[dict]:
     return [

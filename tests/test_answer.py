@@ -3,28 +3,14 @@
 import json
 import re
 
-import pytest
-
 from rag.answer import AnswerPipeline
 from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.errors import LLMError
 from rag.llms import ExtractiveLLM
-from rag.retrieval import Retriever
-from rag.store import build_index, load_index
 from tests.conftest import SEEDS, ScriptedLLM, json_reply
 
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
-
-
-@pytest.fixture(scope="module")
-def retriever(tmp_path_factory):
-    from tests.conftest import HashingEmbedder
-
-    embedder = HashingEmbedder()
-    index_dir = tmp_path_factory.mktemp("index")
-    build_index(load_corpus(SEEDS).documents, embedder, index_dir, 128, 24)
-    return Retriever(load_index(index_dir), embedder)
 
 
 def source_with(messages, word) -> int:

@@ -15,12 +15,9 @@ import pytest
 
 from rag.answer import AnswerPipeline
 from rag.config import Settings
-from rag.corpus import load_corpus
 from rag.llms import ExtractiveLLM
 from rag.periods import Filters, Period, bounds, parse_period
-from rag.retrieval import Retriever
-from rag.store import build_index, load_index
-from tests.conftest import QUESTIONS, ROOT, SEEDS, HashingEmbedder, ScriptedLLM, json_reply
+from tests.conftest import QUESTIONS, ROOT, ScriptedLLM, json_reply
 
 NEWEST = date(2025, 3, 20)  # the newest seed article: "now" for relative expressions
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
@@ -119,14 +116,6 @@ def test_an_article_dated_by_month_is_in_a_period_holding_any_of_its_days():
     assert period.contains("2024-07") and period.contains("2024-12")
     assert not period.contains("2024-12-20") and not period.contains(None)
     assert Period(recent=True).contains(None)  # a preference, not a range
-
-
-@pytest.fixture(scope="module")
-def retriever(tmp_path_factory):
-    embedder = HashingEmbedder()
-    index_dir = tmp_path_factory.mktemp("index")
-    build_index(load_corpus(SEEDS).documents, embedder, index_dir, 128, 24)
-    return Retriever(load_index(index_dir), embedder)
 
 
 def test_a_period_restricts_the_search_to_its_articles(retriever):

@@ -3,7 +3,8 @@
 import dataclasses
 
 from rag.corpus import Document
-from ui.timeline import month_period, months, source_of, timeline_html
+from rag.periods import bounds
+from ui.timeline import months, source_of, timeline_html
 
 
 def doc(doc_id: str, date: str | None, url: str | None = None, language: str = "fr") -> Document:
@@ -25,9 +26,9 @@ def test_months_run_from_the_oldest_to_the_newest_with_gaps_kept():
     assert months([doc("y", "2024"), doc("n", None)]) == []
 
 
-def test_a_month_becomes_its_first_and_last_day():
-    assert month_period("2024-12") == ("2024-12-01", "2024-12-31")
-    assert month_period("2024-02") == ("2024-02-01", "2024-02-29")
+def test_a_month_becomes_its_first_and_last_day():  # what a click on a month sets
+    assert bounds("2024-12") == ("2024-12-01", "2024-12-31")
+    assert bounds("2024-02") == ("2024-02-01", "2024-02-29")
 
 
 def test_the_chart_has_a_button_per_month_and_the_table_a_row_per_article():

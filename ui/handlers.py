@@ -18,10 +18,10 @@ import gradio as gr
 
 from rag.answer import Answer, Draft
 from rag.briefing import render_markdown, write_briefing
-from rag.periods import Filters
+from rag.periods import Filters, bounds
 from ui.labels import ADD_TO_BRIEFING, I18N
 from ui.render import chat_message, plain, sources_panel
-from ui.timeline import month_period, timeline_html
+from ui.timeline import timeline_html
 
 if TYPE_CHECKING:
     from rag.service import Service
@@ -107,7 +107,7 @@ def on_month(month: str | None) -> tuple:
     """A click on a month of the Articles timeline: the chat's period becomes that month."""
     if not month or not re.fullmatch(r"\d{4}-\d{2}", month.strip()):
         return gr.update(), gr.update()
-    return set_period(*month_period(month.strip()))
+    return set_period(*bounds(month.strip()))  # its first and last day
 
 
 def upload(service: Service, files) -> tuple[str, str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from datetime import date, timedelta
 from urllib.parse import urlparse
 
 from rag.corpus import Document
@@ -104,10 +103,3 @@ def timeline_html(documents: dict[str, Document], chunks: dict[str, int], langua
         f"{chart}<table class='articles-table' id='articles-table'>"
         f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     )
-
-
-def month_period(month: str) -> tuple[str, str]:
-    """The first and last day of a YYYY-MM month, as the period filter's since/until."""
-    year, number = int(month[:4]), int(month[5:7])
-    following = f"{year + 1:04d}-01-01" if number == 12 else f"{year:04d}-{number + 1:02d}-01"
-    return f"{month}-01", (date.fromisoformat(following) - timedelta(days=1)).isoformat()
