@@ -55,7 +55,11 @@ class FetchError(CorpusError):
 
 
 def fetch(url: str, timeout: float = FETCH_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """The body of `url` (http or https only), at most `max_bytes`; FetchError says why not."""
+    """The body of `url` (http or https only), at most `max_bytes`; FetchError says why not.
+
+    Written with urllib rather than trafilatura's `fetch_url`, which returns None on any
+    failure: a skipped page must say why (HTTP 404, too big, unreachable, a redirect to ftp://).
+    """
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
         raise FetchError(f"{url}: only http:// and https:// addresses are fetched.")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT, "Accept": "*/*"})
