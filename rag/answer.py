@@ -34,6 +34,11 @@ from rag.verify import (
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
 BROAD_EXTRACTIVE_SENTENCES = 3  # passages quoted for a broad question, one per article
+# When the model grounds its answer in a passage whose cosine is this far below the best
+# passage's, the ranking is trusted over the model's choice: the best passage is quoted instead
+# (same language only). PIAF dev, replayed replies: .03 -> 53%, .04 55%, .05 56%, .06 56%
+# correct + cited (53% without); held-out refusals and wrong refusals unchanged.
+RANKING_MARGIN = 0.05
 
 
 @dataclass(kw_only=True)
@@ -409,13 +414,16 @@ class _Builder:
             holders = quote_holders(quote, self.evidence)
             if holders:
                 sources = [n for n in cited if n in holders] or holders[:1]
-                cited_text = " ".join(by_number[n].text for n in sources)
-                same_language = by_number[sources[0]].language in (self.language, None)
-                close = not same_language and _close(embedder, text, by_number[sources[0]])
-                if not states_quote(text, quote, cited_text, self.question, same_language, close):
-                    # Said in the passage's own words when they are the answer's language.
-                    passage = by_number[sources[0]].text
-                    text = sentence_holding(quote, passage) if same_language else as_sentence(quote)
+                passage = by_number[sources[0]]
+                if passage.language in (self.language, None):
+                    # In the answer's language, the passage's own sentence holding the quote:
+                    # exact words, the answer with its context, whatever the model wrote.
+                    text = sentence_holding(quote, passage.text)
+                else:
+                    cited_text = " ".join(by_number[n].text for n in sources)
+                    close = _close(embedder, text, passage)
+                    if not states_quote(text, quote, cited_text, self.question, close):
+                        text = as_sentence(quote)
             else:
                 text = with_answer(text, quote, passages)
                 vector = embedder.embed_batch([text], is_query=False)[0]
@@ -427,7 +435,20 @@ class _Builder:
                 verified.append(Sentence(text, sources))
         if not verified:
             return self.refusal()
-        return self._answer(verified, None)
+        return self._ranked_instead(verified) or self._answer(verified, None)
+
+    def _ranked_instead(self, verified: list[Sentence]) -> Answer | None:
+        """The best passage quoted, when the model's choice disagrees with the ranking (see
+        RANKING_MARGIN); None to keep the model's answer."""
+        best = max(self.evidence, key=lambda e: e.score)
+        if best.language not in (self.language, None, "unknown"):
+            return None  # the quote would be in another language than the question's
+        by_number = {e.number: e for e in self.evidence}
+        grounded = max(by_number[n].score for s in verified for n in s.sources)
+        if grounded >= best.score - RANKING_MARGIN:
+            return None
+        answer = self.extractive(None)
+        return None if answer.refused else answer
 
     def _answer(self, sentences: list[Sentence], notice: str | None) -> Answer:
         by_number = {e.number: e for e in self.evidence}

@@ -94,6 +94,15 @@ class Period:
             self.until is None or first <= self.until
         )
 
+    def mentioned(self, spans) -> bool:
+        """Whether one of the date spans an article writes (`mentioned_spans`) lies in the
+        period: "1934" in an article about a stadium, for "qui occupe le stade en 1934 ?"."""
+        return self.is_range and any(
+            (self.since is None or first >= self.since)
+            and (self.until is None or last <= self.until)
+            for first, last in spans
+        )
+
     def to_dict(self) -> dict:
         record = {"since": self.since, "until": self.until, "from": self.origin}
         if self.recent:
@@ -130,15 +139,62 @@ class Filters:
     def active(self) -> bool:
         return bool(self.source) or (self.period is not None and self.period.is_range)
 
-    def allows(self, document) -> bool:
-        """Whether an article (`rag.corpus.Document`) may be used."""
-        if self.period is not None and not self.period.contains(document.date):
-            return False
+    def allows(self, document, spans=()) -> bool:
+        """Whether an article (`rag.corpus.Document`) may be used. A period read from the
+        question also lets in an article that writes a date of the period (`spans`, see
+        `mentioned_spans`): a question names the time of the events, which is the articles'
+        date in news ("what happened in March 2025?") but not in a history article."""
+        period = self.period
+        if period is not None and not period.contains(document.date):
+            if period.origin != "question" or not period.mentioned(spans):
+                return False
         if self.source:
             needle = self.source.lower()
             haystack = f"{document.url or ''}\n{document.path}\n{document.doc_id}".lower()
             return needle in haystack
         return True
+
+
+_MONTH_NUMBERS = {
+    name: number
+    for number, names in enumerate(
+        (
+            "janvier january",
+            "fevrier february",
+            "mars march",
+            "avril april",
+            "mai may",
+            "juin june",
+            "juillet july",
+            "aout august",
+            "septembre september",
+            "octobre october",
+            "novembre november",
+            "decembre december",
+        ),
+        1,
+    )
+    for name in names.split()
+}
+_MENTION = re.compile(
+    r"\b(?:(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre"
+    r"|d[ée]cembre|january|february|march|april|may|june|july|august|september|october"
+    r"|november|december)\s+)?((?:1[5-9]|20)\d{2})\b(?![.,]?\d)",
+    re.IGNORECASE,
+)
+
+
+def mentioned_spans(text: str) -> list[tuple[str, str]]:
+    """The dates an article writes, as (first, last) days: a month with its year ("mars 2025")
+    or a year alone ("1934", and so any 4-digit number from 1500 to 2099: a loose reading
+    that only ever lets more articles into a period)."""
+    spans = set()
+    for match in _MENTION.finditer(text):
+        month, year = match.groups()
+        folded = (month or "").lower().replace("é", "e").replace("û", "u")
+        number = _MONTH_NUMBERS.get(folded)
+        spans.add(bounds(f"{year}-{number:02d}" if number else year))
+    return sorted(spans)
 
 
 def bounds(value: str) -> tuple[str, str]:

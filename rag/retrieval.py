@@ -12,7 +12,7 @@ import numpy as np
 from rag import threads
 from rag.chunking import Chunk
 from rag.embedders import Embedder
-from rag.periods import Filters, bounds
+from rag.periods import Filters, bounds, mentioned_spans
 from rag.store import Index, check_embedder
 from rag.text import bm25_tokenize
 
@@ -103,6 +103,7 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.mode = mode
+        self._spans: dict[str, list[tuple[str, str]]] | None = None
         self._sentence_starts: dict[str, tuple[list[int], int]] = {}
         for row, (doc_id, start, _end) in enumerate(index.sentences):
             starts, first = self._sentence_starts.setdefault(doc_id, ([], row))
@@ -181,7 +182,21 @@ class Retriever:
         """The doc_ids `filters` lets a search use; None when it allows every article."""
         if filters is None or not filters.active:
             return None
-        return {d.doc_id for d in self.index.documents.values() if filters.allows(d)}
+        question_period = filters.period is not None and filters.period.origin == "question"
+        spans = self._mentioned_spans() if question_period else {}
+        return {
+            d.doc_id
+            for d in self.index.documents.values()
+            if filters.allows(d, spans.get(d.doc_id, ()))
+        }
+
+    def _mentioned_spans(self) -> dict[str, list[tuple[str, str]]]:
+        """The dates each article writes (see `rag.periods.mentioned_spans`), read once."""
+        if self._spans is None:
+            self._spans = {
+                doc_id: mentioned_spans(d.text) for doc_id, d in self.index.documents.items()
+            }
+        return self._spans
 
     @staticmethod
     def _rows(starts_by_document: dict, doc_ids: set[str]) -> np.ndarray:

@@ -123,17 +123,14 @@ def quote_holders(quote: str, evidence) -> list[int]:
     return [e.number for e in evidence if quote and holds_quote(e.text, quote)]
 
 
-def states_quote(
-    text: str, quote: str, cited: str, question: str, same_language: bool, close: bool = False
-) -> bool:
-    """Whether the model's sentence states its quote and adds nothing that the cited passages
-    or the question do not say.
+def states_quote(text: str, quote: str, cited: str, question: str, close: bool = False) -> bool:
+    """Whether the model's sentence, translated into the question's language, states its quote
+    and adds nothing that the cited passages or the question do not say.
 
-    A sentence in the passages' language must contain the quote (else it is a copy of another
-    passage, or the question repeated). A translated one must keep the quote's numbers, and its
-    names unless it is `close` to the cited passage (e5 cosine, computed by the caller: names
-    get translated too, "IA" / "AI"). Either way its numbers must come from the passages or the
-    question, and so must most of its names.
+    It must keep the quote's numbers, and its names unless it is `close` to the cited passage
+    (e5 cosine, computed by the caller: names get translated too, "IA" / "AI"); its numbers
+    must come from the passages or the question, and so must most of its names. (In the
+    passages' own language the answer is the passage's sentence itself: see `rag.answer`.)
     """
     if not text.strip() or text.rstrip().endswith("?"):
         return False
@@ -143,8 +140,6 @@ def states_quote(
     text_names = {k for k in names(text) if len(k) > 2}
     if text_names and len(text_names - known) > len(text_names) * (1 - MIN_NAMES):
         return False
-    if same_language:
-        return holds_quote(text, quote)
     text_words = _words(text)
     asked = set(_words(question))
     if text_words and sum(w in asked for w in text_words) >= QUESTION_ECHO * len(text_words):
@@ -203,9 +198,22 @@ _ASKS_NUMBER = re.compile(
 )
 
 
+# Counts written in words ("en quatre mouvements", "three times") are numbers too.
+_NUMBER_WORDS = re.compile(
+    r"\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|trente|quarante"
+    r"|cinquante|soixante|cent|cents|mille|million|millions|milliard|milliards|two|three|four"
+    r"|five|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand"
+    r"|billion|billions|dozen|douzaine|centaine|centaines|dizaine|dizaines)\b",
+    re.IGNORECASE,
+)
+
+
 def has_number_if_asked(question: str, sentence: str) -> bool:
-    """A question that asks for a date, an amount or a count needs a number in its answer."""
-    return bool(numbers(sentence)) or not _ASKS_NUMBER.search(question)
+    """A question that asks for a date, an amount or a count needs a number in its answer,
+    in digits or in words."""
+    if not _ASKS_NUMBER.search(question):
+        return True
+    return bool(numbers(sentence)) or bool(_NUMBER_WORDS.search(sentence))
 
 
 def mentions_asked_names(

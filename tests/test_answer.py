@@ -249,7 +249,9 @@ def test_a_reply_cut_by_the_token_limit_keeps_its_complete_sentences(retriever):
     answer = AnswerPipeline(retriever, ScriptedLLM(reply), SETTINGS).ask(
         "Avec quel pays la Chine s'est-elle associée pour lancer cette initiative ?"
     )
-    assert answer.text == "Zambie [1]."
+    # One sentence: the complete one, said in the passage's words (see the test above).
+    assert len(answer.sentences) == 1 and answer.text.endswith("nation africaine [1].")
+    assert "Zambie" in answer.text
 
 
 def test_a_question_without_words_is_refused_at_once_and_a_long_one_is_cut(retriever):

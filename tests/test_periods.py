@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from types import SimpleNamespace
 
 import pytest
 
 from rag.answer import AnswerPipeline
 from rag.config import Settings
 from rag.llms import ExtractiveLLM
-from rag.periods import Filters, Period, bounds, parse_period
+from rag.periods import Filters, Period, bounds, mentioned_spans, parse_period
 from tests.conftest import QUESTIONS, ROOT, ScriptedLLM, json_reply
 
 NEWEST = date(2025, 3, 20)  # the newest seed article: "now" for relative expressions
@@ -228,3 +229,18 @@ def test_time_questions_are_judged_on_period_emptiness_and_article(retriever):
     other = judge_time(dict(dated, doc_ids=["003_17ec4d8c2da1e718"]), pipeline.ask("Et en 2024 ?"))
     assert good.passed and not other.passed
     assert summarise_time([verdict, good, other])["failures"] == ["t2"]
+
+
+def test_a_question_s_period_also_lets_in_articles_that_write_one_of_its_dates():
+    # A question names the time of events: the article's date in news, a date in the text of
+    # a history article ("qui occupe le stade en 1934 ?" over an article dated 2014).
+    article = SimpleNamespace(date="2014-03", url=None, path="stade.txt", doc_id="stade")
+    asked = Filters(period=parse_period("Qui occupe le stade en 1934 ?", None))
+    assert asked.allows(article, mentioned_spans("Le club occupe le stade dès 1934."))
+    assert not asked.allows(article, mentioned_spans("Le stade est construit en 1950."))
+    # A month needs the month written: the year alone is not "March 2025".
+    march = Filters(period=parse_period("What happened in March 2025?", None))
+    assert march.allows(article, mentioned_spans("En mars 2025, le club a changé de stade."))
+    assert not march.allows(article, mentioned_spans("La saison 2025 commence."))
+    # The user's own filter is on the articles' dates only.
+    assert not Filters.explicit("1934", "1934").allows(article, mentioned_spans("dès 1934"))

@@ -68,34 +68,22 @@ def test_a_long_quote_may_differ_in_a_word_but_never_in_a_number():
     assert not holds_quote(LI_QIANG, "Li Qiang a pris la parole à Pékin lors d'un sommet")
 
 
-def test_a_sentence_that_states_its_quote_is_kept_in_the_source_language():
-    text = "Li Qiang a pris la parole à Shanghai."
-    assert states_quote(text, "Shanghai", LI_QIANG, "Où a parlé Li Qiang ?", same_language=True)
-
-
-def test_the_question_repeated_or_another_passage_copied_does_not_state_the_quote():
-    question = "Dans quelle ville Li Qiang a-t-il pris la parole ?"
-    assert not states_quote(question, "Shanghai", LI_QIANG, question, same_language=True)
-    copied = "Li Qiang a appelé à la coopération internationale."
-    assert not states_quote(copied, "Shanghai", LI_QIANG, question, same_language=True)
-
-
 def test_a_translated_sentence_keeps_a_quote_that_stays_in_the_source_language():
     question = "In which city did Li Qiang speak?"
     english = "Li Qiang spoke in Shanghai at the opening of the World AI Conference."
-    assert states_quote(english, "Shanghai", LI_QIANG, question, same_language=False)
+    assert states_quote(english, "Shanghai", LI_QIANG, question)
     french_date = "le 26 juillet 2025"
-    assert states_quote("He spoke on 26 July 2025.", french_date, LI_QIANG, question, False)
+    assert states_quote("He spoke on 26 July 2025.", french_date, LI_QIANG, question)
     # The English sentence lost the quote's name: it does not state it.
-    assert not states_quote("He spoke at a conference.", "Shanghai", LI_QIANG, question, False)
+    assert not states_quote("He spoke at a conference.", "Shanghai", LI_QIANG, question)
 
 
 def test_a_sentence_adding_a_number_or_names_of_its_own_does_not_state_the_quote():
-    question = "Où a parlé Li Qiang ?"
-    invented = "Li Qiang a parlé à Shanghai devant 5000 personnes."
-    assert not states_quote(invented, "Shanghai", LI_QIANG, question, same_language=True)
-    names = "Li Qiang a parlé à Shanghai avec Emmanuel Macron et Olaf Scholz."
-    assert not states_quote(names, "Shanghai", LI_QIANG, question, same_language=True)
+    question = "Where did Li Qiang speak?"
+    invented = "Li Qiang spoke in Shanghai before 5000 people."
+    assert not states_quote(invented, "Shanghai", LI_QIANG, question)
+    names = "Li Qiang spoke in Shanghai with Emmanuel Macron and Olaf Scholz."
+    assert not states_quote(names, "Shanghai", LI_QIANG, question)
 
 
 def test_a_quote_is_shown_as_a_sentence():
@@ -110,15 +98,15 @@ def test_a_translated_sentence_may_translate_the_quote_s_names_when_it_means_the
     quote = "modèle économique basé sur la monétisation exclusive de l’IA"
     question = "What business model could collapse?"
     english = "A business model based on exclusive monetisation of AI could collapse."
-    assert not states_quote(english, quote, passage, question, same_language=False)
-    assert states_quote(english, quote, passage, question, same_language=False, close=True)
+    assert not states_quote(english, quote, passage, question)
+    assert states_quote(english, quote, passage, question, close=True)
 
 
 def test_the_question_repeated_in_translation_does_not_state_the_quote():
     question = "What business model could collapse if Chinese models match American ones?"
     echo = "The business model could collapse if Chinese models match American ones."
     quote = "monétisation exclusive"
-    assert not states_quote(echo, quote, "…", question, same_language=False, close=True)
+    assert not states_quote(echo, quote, "…", question, close=True)
 
 
 def test_a_question_asking_for_an_amount_or_a_date_needs_a_number():
