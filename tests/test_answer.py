@@ -3,11 +3,12 @@
 import json
 import re
 
-from rag.answer import AnswerPipeline
+from rag.answer import RANKING_MARGIN, AnswerPipeline, _Builder
 from rag.config import Settings
 from rag.corpus import load_corpus
 from rag.errors import LLMError
 from rag.llms import ExtractiveLLM
+from rag.retrieval import Evidence
 from tests.conftest import SEEDS, ScriptedLLM, json_reply
 
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
@@ -270,3 +271,45 @@ def test_the_fallback_answer_names_what_answered(retriever):
         "Avec quel pays la Chine a-t-elle établi un partenariat ?"
     )
     assert answer.model == "extractive (fallback: server unreachable)"
+
+
+def _passage(number: int, text: str, score: float) -> Evidence:
+    return Evidence(
+        number=number,
+        doc_id=f"doc{number}",
+        chunk_id=f"doc{number}#0",
+        title=f"Article {number}",
+        date=None,
+        url=None,
+        text=text,
+        start=0,
+        end=len(text),
+        score=score,
+        language="fr",
+    )
+
+
+def test_a_quote_from_a_passage_far_below_the_best_yields_to_the_best_passage():
+    best = "Le club de la ville joue au stade Amédée-Prouvost depuis sa création en 1934."
+    other = "Le club voisin joue au stade Pierre-Mauroy, inauguré bien plus tard en 2012."
+    reply = json.dumps(
+        {"sentences": [{"answer": "Pierre-Mauroy", "sources": [2], "text": "Pierre-Mauroy."}]}
+    )
+
+    def answer(other_score: float):
+        builder = _Builder(
+            question="Dans quel stade joue le club ?",
+            language="fr",
+            model="scripted",
+            timings={},
+            evidence=[_passage(1, best, 0.90), _passage(2, other, other_score)],
+            common=frozenset(),
+        )
+        return builder.from_model(reply, embedder=None)
+
+    # Within RANKING_MARGIN of the best passage, the model's choice stands, in its passage's
+    # own words; further below, the best passage is quoted instead.
+    close = answer(0.90 - RANKING_MARGIN + 0.01)
+    assert close.text == f"{other[:-1]} [1]." and close.sources[0].doc_id == "doc2"
+    far = answer(0.90 - RANKING_MARGIN - 0.01)
+    assert far.text == f"{best[:-1]} [1]." and far.sources[0].doc_id == "doc1"
