@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+from rag import threads
 from rag.config import Settings
 from rag.errors import ConfigError, RagError
 
@@ -25,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
             top_k=getattr(args, "top_k", None),
             language=getattr(args, "language", None),
         )
+        # Before any engine loads: each OpenMP pool takes its size from the environment then.
+        threads.set_budget(settings.threads)
         return args.handler(args, settings) or 0
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -53,7 +53,7 @@ class Settings:
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
     language: str = DEFAULT_LANGUAGE
-    threads: int = 0  # 0 = all cores
+    threads: int = 0  # every thread pool of the process (rag/threads.py); 0 = all its cores
     model_cache: str = ""  # where bundled GGUF files are assembled; "" = ~/.cache/rag-news
     llm_timeout: float = 120.0  # seconds for a whole answer from a remote backend
     first_token_timeout: float = DEFAULT_FIRST_TOKEN_TIMEOUT
@@ -81,6 +81,8 @@ class Settings:
         for name in ("llm_timeout", "first_token_timeout", "connect_timeout"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be a positive number of s.")
+        if self.threads < 0:
+            raise ConfigError(f"threads={self.threads} must be >= 0 (0 = every available core).")
         if self.max_question_chars < 20:
             raise ConfigError(
                 f"max_question_chars={self.max_question_chars} is too small: use at least 20."

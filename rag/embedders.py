@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import ConfigError
+from rag.threads import for_torch
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,7 @@ class SentenceTransformerEmbedder(Embedder):
             raise ConfigError("`st:` embedders need `pip install sentence-transformers`.") from exc
         try:
             self._model = SentenceTransformer(name_or_path, device="cpu")
+            for_torch()  # torch sized itself to every core when it loaded
         except OSError as exc:
             raise ConfigError(
                 f"Cannot load sentence-transformers model {name_or_path!r}: {exc}. "

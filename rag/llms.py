@@ -14,6 +14,7 @@ from pathlib import Path
 from rag.bundled import BUNDLED, ensure_gguf
 from rag.config import Settings
 from rag.errors import LLMError
+from rag.threads import llama_threads
 
 
 class LLM(ABC):
@@ -47,8 +48,8 @@ class ExtractiveLLM(LLM):
 
 
 # One generation at a time in this process, whichever model: a llama.cpp context is not safe to
-# use from two threads, and each model already runs on every core, so two at once would only
-# slow each other down.
+# use from two threads, and each model already runs on the whole thread budget, so two at once
+# would only slow each other down.
 _GENERATION_LOCK = threading.Lock()
 PROMPT_CACHE_ENTRIES = 4  # at most this many saved prompt states (one per prompt set in use)
 SAME_PROMPT_TOKENS = 32  # keys sharing this many first tokens come from the same prompt set
@@ -96,8 +97,8 @@ class LlamaCppLLM(LLM):
             self._llama = Llama(
                 model_path=str(model_path),
                 n_ctx=context,
-                n_threads=threads or os.cpu_count(),
                 n_batch=512,
+                **llama_threads(threads),
                 verbose=False,
             )
         except ValueError as exc:

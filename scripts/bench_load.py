@@ -1,14 +1,17 @@
 """Load benchmark: concurrent /ask calls on a real `rag serve` (not a test).
 
     flock /tmp/model.lock .venv/bin/python scripts/bench_load.py [--calls 8] [--llm NAME]
+        [--code CHECKOUT]   # serve another checkout's code, e.g. to measure before a change
 
 Starts `rag serve` on 127.0.0.1 with the default LLM (a temporary index built from seeds/
 unless --index-dir is given), asks one warm-up question, then fires --calls questions at
 once, each from its own gradio_client, for --rounds rounds. Reports each latency (submit to
 answer, queue included), p50/p90, the server's resident memory at start, after the warm-up and
 after each round (memory that settles is a bounded cache, memory that grows every round is a
-leak), its peak, the load average, and any error in the server's log. It loads the GGUF
-model: run it under the same `flock` as other model jobs on a shared machine.
+leak), its peak, the load average, and any error in the server's log. From each answer record:
+its retrieval time (embed_query + search) and the server's own time to the first token and to
+the end (without the queue). The server gets this environment (RAG_THREADS included).
+It loads the GGUF model: run it under the same `flock` as other model jobs on a shared machine.
 """
 
 from __future__ import annotations
@@ -44,13 +47,14 @@ def main() -> int:
     parser.add_argument("--index-dir", help="index to serve (default: a temporary one)")
     parser.add_argument("--questions", default=str(ROOT / "tests/data/questions.jsonl"))
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON")
+    parser.add_argument("--code", default=str(ROOT), help="checkout whose `rag` is served")
     args = parser.parse_args()
 
     questions = pick_questions(Path(args.questions), args.calls)
     with tempfile.TemporaryDirectory(prefix="rag-bench-load-") as work:
         index_dir = args.index_dir or str(Path(work) / "index")
         log_path = Path(work) / "serve.log"
-        result = run(questions, index_dir, args.llm, log_path, args.rounds)
+        result = run(questions, index_dir, args.llm, log_path, args.rounds, Path(args.code))
     result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, Python "
     result["machine"] += platform.python_version()
     if args.json:
@@ -72,7 +76,9 @@ def pick_questions(path: Path, count: int) -> list[str]:
     return mixed[:count]
 
 
-def run(questions: list[str], index_dir: str, llm: str | None, log_path: Path, rounds: int) -> dict:
+def run(
+    questions: list[str], index_dir: str, llm: str | None, log_path: Path, rounds: int, code: Path
+) -> dict:
     from gradio_client import Client
 
     port = free_port()
@@ -80,10 +86,12 @@ def run(questions: list[str], index_dir: str, llm: str | None, log_path: Path, r
     command += ["--index-dir", index_dir] + (["--llm", llm] if llm else [])
     environment = {k: v for k, v in os.environ.items() if k != "RAG_AUTH"}
     environment["GRADIO_ANALYTICS_ENABLED"] = "False"
-    result = {"load_average_before": os.getloadavg(), "rounds": []}
+    environment["PYTHONPATH"] = str(code)  # `-m rag` finds the package in cwd first anyway
+    result = {"load_average_before": os.getloadavg(), "rounds": [], "code": str(code)}
+    result["rag_threads"] = environment.get("RAG_THREADS", "unset")
     with open(log_path, "w", encoding="utf-8") as log:
         started = time.perf_counter()
-        server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log)
+        server = subprocess.Popen(command, cwd=code, env=environment, stdout=log, stderr=log)
         try:
             wait_until_up(server, port)
             result["start_seconds"] = round(time.perf_counter() - started, 1)
@@ -112,6 +120,10 @@ def summarise(calls: list[dict], rss_after: int) -> dict:
     """One round: latencies (submit to answer, queue included), outcomes, memory after."""
     latencies = [c["seconds"] for c in calls if c["record"]]
     records = [c["record"] for c in calls if c["record"]]
+    timings = {
+        kind: [r["timings"][kind] for r in records if r["timings"].get(kind) is not None]
+        for kind in ("retrieve", "first_token", "total")
+    }
     return {
         "calls": len(calls),
         "answered": len(records),
@@ -120,10 +132,21 @@ def summarise(calls: list[dict], rss_after: int) -> dict:
         "max": round(max(latencies), 2) if latencies else None,
         "wall_seconds": round(max(c["end"] for c in calls) - min(c["start"] for c in calls), 2),
         "rss_after_mb": rss_after,
+        "timings": {kind: _spread(values) for kind, values in timings.items()},
         "refused": sum(bool(r["refused"]) for r in records),
         "notices": dict(Counter(r["notice"] for r in records if r["notice"])),
         "failures": [c["error"] for c in calls if c["error"]],
         "per_call": [{"question": c["question"], "seconds": round(c["seconds"], 2)} for c in calls],
+    }
+
+
+def _spread(values: list[float]) -> dict:
+    if not values:
+        return {}
+    return {
+        "p50": round(float(np.percentile(values, 50)), 3),
+        "p90": round(float(np.percentile(values, 90)), 3),
+        "max": round(max(values), 3),
     }
 
 
@@ -165,6 +188,7 @@ def report(result: dict) -> str:
     lines = [
         f"{calls} concurrent /ask calls x {len(rounds)} rounds, model {result['model']}, "
         f"{result['machine']}; load average before [{before}], after [{after}]",
+        f"code {result['code']}, RAG_THREADS {result['rag_threads']}",
         f"answered {answered}/{calls * len(rounds)}, failures {len(failures)}, errors in the "
         f"server log {len(result['log_errors'])}; server start {result['start_seconds']} s, "
         f"warm-up question {result['warm_up_seconds']} s",
@@ -178,6 +202,19 @@ def report(result: dict) -> str:
         lines.append(
             f"| {number} | {r['answered']}/{r['calls']} | {r['p50']} s | {r['p90']} s "
             f"| {r['max']} s | {r['wall_seconds']} s | {r['rss_after_mb']} MB |"
+        )
+    lines += [
+        "",
+        "| round | retrieve p50 | p90 | max | first token p50 | p90 | answer p50 | p90 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for number, r in enumerate(rounds, 1):
+        t = r["timings"]
+        retrieve, first, total = (t.get(k, {}) for k in ("retrieve", "first_token", "total"))
+        lines.append(
+            f"| {number} | {retrieve.get('p50')} s | {retrieve.get('p90')} s "
+            f"| {retrieve.get('max')} s | {first.get('p50')} s | {first.get('p90')} s "
+            f"| {total.get('p50')} s | {total.get('p90')} s |"
         )
     notices = Counter()
     for r in rounds:
