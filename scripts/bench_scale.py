@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_scale.py [--sizes 100000 1000000] [--dim 384] [--queries 200]
 
 Synthetic clustered unit vectors stand in for e5-small chunk embeddings. The index comes from
-`rag.store.make_faiss_index`, so the figures are those of whatever index an ingest of that many
+`rag.vectors.make_faiss_index`, so the figures are those of whatever index an ingest of that many
 chunks would choose. Prints a Markdown table for the README and writes the raw figures to
 bench-results/scale.json.
 """
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from rag.eval.tables import markdown_table  # noqa: E402
 from rag.eval.verdicts import percentile  # noqa: E402
 from rag.retrieval import CANDIDATES  # noqa: E402
-from rag.store import make_faiss_index  # noqa: E402
+from rag.vectors import make_faiss_index  # noqa: E402
 
 CLUSTERS = 2_000  # "topics"; every size draws from the same centroids
 NOISE = 1.0  # norm of a vector's offset from its centroid: cosine to the centroid about 0.7
