@@ -135,6 +135,14 @@ def read_manifest(index_dir: str | Path) -> dict | None:
         return None
 
 
+def backend_of(manifest: dict) -> str:
+    """The `index_backend` setting that built an index (FAISS for an older manifest)."""
+    record = manifest.get("vectors") or {}
+    if record.get("backend") == "milvus":
+        return f"milvus:{record['uri']}" if record.get("uri") else "milvus"
+    return "faiss"
+
+
 def read_sources(index_dir: str | Path) -> Sources | None:
     """Where the index's articles come from: the live manifest says, else `sources.json`
     (kept beside the generations, so it survives a damaged one); None if neither does."""
@@ -178,7 +186,7 @@ def build_index(
     progress=None,
     sources: Sources | None = None,
     article_progress: Callable[[str, int, int], None] | None = None,
-    backend: str = "faiss",
+    backend: str = "",
 ) -> IngestReport:
     """Write a new generation for `documents`, re-embedding only new or changed ones.
 
@@ -186,9 +194,10 @@ def build_index(
     at question time is a dot product instead of a model call. `progress(n)` is called with
     the number of texts embedded by each batch; `article_progress(stage, done, total)` counts
     the articles chunked, then embedded. `sources` is recorded in the manifest and in
-    `sources.json`. `backend` says which engine searches the chunk vectors (rag/vectors.py);
-    changing it re-embeds nothing.
+    `sources.json`. `backend` says which engine searches the chunk vectors (rag/vectors.py;
+    "" keeps the live generation's, FAISS for a new index); changing it re-embeds nothing.
     """
+    backend = backend or backend_of(read_manifest(index_dir) or {})
     parse_backend(backend)  # a wrong setting fails before any work
     started = time.perf_counter()
     index_dir = Path(index_dir)

