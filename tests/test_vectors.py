@@ -157,3 +157,85 @@ def test_milvus_gives_faiss_top_hits_on_seeds_with_default_embedder(tmp_path, qu
         found = with_milvus.search(question["question"], 6, query_vector=vector)
         assert [h.chunk.chunk_id for h in found] == [h.chunk.chunk_id for h in expected]
         assert np.allclose([h.score for h in found], [h.score for h in expected])
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory):
+    """A Milvus server on 127.0.0.1: Milvus Lite's standalone gRPC server, which speaks the
+    protocol of a Milvus cluster to the same pymilvus client (no Docker on our machines)."""
+    import subprocess
+    import sys
+    import time
+
+    from pymilvus import MilvusClient
+
+    from tests.conftest import free_port, stop
+
+    port = free_port()
+    data = tmp_path_factory.mktemp("milvus-server")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(data)]
+        + ["--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            MilvusClient(uri=uri, timeout=2).close()
+            break
+        except Exception:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop(process)
+                raise AssertionError(f"Milvus server did not start: {process.stderr.read()}")
+            time.sleep(0.3)
+    yield uri
+    stop(process)
+
+
+def test_server_backend_keeps_one_collection_per_live_generation(
+    milvus_server, tmp_path, seed_copy, both
+):
+    from pymilvus import MilvusClient
+
+    embedder, _report, faiss_index, _milvus_index = both
+    backend = f"milvus:{milvus_server}"
+    first, second = tmp_path / "first", tmp_path / "second"
+    documents = load_corpus(seed_copy).documents
+    build_index(documents, embedder, first, 128, 24, backend=backend)
+    build_index(documents, embedder, second, 128, 24, backend=backend)
+    record = load_index(first).manifest["vectors"]
+    assert record["uri"] == milvus_server and record["collection"].startswith("rag_")
+
+    # A new generation replaces its own index's collection, not the other index's.
+    (seed_copy / "010_new.txt").write_text("La Zambie et la Chine signent un accord.", "utf-8")
+    build_index(load_corpus(seed_copy).documents, embedder, first, 128, 24)
+    index = load_index(first)
+    assert index.manifest["vectors"]["uri"] == milvus_server  # kept without being asked
+    client = MilvusClient(uri=milvus_server)
+    names = set(client.list_collections())
+    client.close()
+    assert names == {
+        index.manifest["vectors"]["collection"],
+        load_index(second).manifest["vectors"]["collection"],
+    }
+    found = Retriever(index, embedder, mode="dense").search("la Zambie et la Chine", k=1)
+    assert found[0].chunk.doc_id == "010_new"
+
+    # The unchanged index on the server answers as FAISS does.
+    with_faiss = Retriever(faiss_index, embedder, mode="dense")
+    with_server = Retriever(load_index(second), embedder, mode="dense")
+    question = "Avec quel pays africain la Chine s'est-elle associée ?"
+    assert_same_ranking(with_server.search(question, k=6), with_faiss.search(question, k=6))
+
+
+def test_unreachable_server_says_what_to_do(tmp_path, seed_copy):
+    from tests.conftest import free_port
+
+    backend = f"milvus:http://127.0.0.1:{free_port()}"
+    with pytest.raises(IndexStoreError, match="Cannot reach Milvus.*start it"):
+        build_index(
+            load_corpus(seed_copy).documents, HashingEmbedder(), tmp_path, 128, 24, backend=backend
+        )
+    assert not (tmp_path / "CURRENT").exists()
