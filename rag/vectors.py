@@ -31,8 +31,12 @@ from rag.errors import ConfigError, IndexStoreError
 BACKENDS = ("faiss", "milvus", "milvus:http://HOST:19530")
 FAISS_FILE = "faiss.index"
 MILVUS_LITE_FOLDER = "milvus.db"  # pymilvus starts Milvus Lite for a URI ending in .db
-# Above this many chunks, an approximate HNSW index replaces exact search, in either engine.
+# Above this many chunks, an approximate HNSW index replaces exact search. Milvus Lite's exact
+# search is NumPy behind gRPC, about 2 ms per 1,000 chunks here (scripts/bench_scale.py, 2 busy
+# cores: 20k chunks 66 ms, 100k 200 ms against FAISS's 13 ms), so Milvus switches far earlier;
+# seed-sized indexes stay exact in both, and give the same hits.
 FLAT_INDEX_LIMIT = 200_000
+MILVUS_FLAT_INDEX_LIMIT = 20_000
 HNSW_NEIGHBOURS = 32
 HNSW_EF_CONSTRUCTION = 80
 # At 1M chunks (scripts/bench_scale.py) efSearch 96 found 94% of the exact top 10; 256 finds 98%
@@ -69,8 +73,9 @@ def parse_backend(spec: str) -> tuple[str, str | None]:
     raise ConfigError(f"index_backend={spec!r}: choose one of {', '.join(BACKENDS)}.")
 
 
-def index_kind(count: int) -> str:
-    return "flat-ip" if count <= FLAT_INDEX_LIMIT else f"hnsw{HNSW_NEIGHBOURS}-ip"
+def index_kind(count: int, backend: str = "faiss") -> str:
+    limit = FLAT_INDEX_LIMIT if backend == "faiss" else MILVUS_FLAT_INDEX_LIMIT
+    return "flat-ip" if count <= limit else f"hnsw{HNSW_NEIGHBOURS}-ip"
 
 
 def write_vectors(
@@ -79,7 +84,7 @@ def write_vectors(
     """Write the chunk vectors for the generation being built in `folder`; the manifest's
     record of where they are."""
     backend, uri = parse_backend(spec)
-    kind = index_kind(len(vectors))
+    kind = index_kind(len(vectors), backend)
     if backend == "faiss":
         import faiss
 

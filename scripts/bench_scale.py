@@ -1,12 +1,13 @@
 """Benchmark: the vector index the product builds, at 100k and 1M chunks (not a test).
 
     .venv/bin/python scripts/bench_scale.py [--sizes 100000 1000000] [--dim 384] [--queries 200]
-        [--backends faiss milvus] [--hnsw]
+        [--backends faiss milvus] [--hnsw | --flat]
 
 Synthetic clustered unit vectors stand in for e5-small chunk embeddings. The index comes from
 `rag.vectors` (`make_faiss_index`, or `write_vectors` for Milvus Lite, searched through the
 same `MilvusVectors` the Retriever uses), so the figures are those of whatever index an ingest
-of that many chunks would choose; `--hnsw` forces the HNSW index below FLAT_INDEX_LIMIT too.
+of that many chunks would choose; `--hnsw` forces HNSW at every size in both engines, `--flat`
+gives Milvus FAISS's exact-search limit.
 Prints a Markdown table for the README and writes the raw figures to bench-results/scale.json
 (scale-milvus.json etc. when other backends are measured).
 """
@@ -295,9 +296,15 @@ def main() -> int:
     parser.add_argument(
         "--hnsw", action="store_true", help="HNSW at every size (the product: above 200k only)"
     )
+    parser.add_argument(
+        "--flat", action="store_true", help="Milvus exact up to FAISS's limit too (200k)"
+    )
     args = parser.parse_args()
     if args.hnsw:
-        vector_backends.FLAT_INDEX_LIMIT = 0  # index_kind reads it at each call
+        vector_backends.FLAT_INDEX_LIMIT = 0  # index_kind reads them at each call
+        vector_backends.MILVUS_FLAT_INDEX_LIMIT = 0
+    if args.flat:
+        vector_backends.MILVUS_FLAT_INDEX_LIMIT = vector_backends.FLAT_INDEX_LIMIT
     started = time.perf_counter()
 
     # Build with every core this process may use (the OpenMP default too, unless OMP_NUM_THREADS
@@ -335,7 +342,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(exist_ok=True)
     name = "-".join(["scale", *[b for b in args.backends if b != "faiss"]])
-    name += "-hnsw" if args.hnsw else ""
+    name += "-hnsw" if args.hnsw else "-flat" if args.flat else ""
     (out / f"{name}.json").write_text(json.dumps(results, indent=1), "utf-8")
     print(markdown(results))
     return 0

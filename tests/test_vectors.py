@@ -11,7 +11,13 @@ from rag.errors import ConfigError, IndexStoreError
 from rag.periods import Filters
 from rag.retrieval import Retriever
 from rag.store import build_index, load_index
-from rag.vectors import MILVUS_LITE_FOLDER, FaissVectors, MilvusVectors, parse_backend
+from rag.vectors import (
+    MILVUS_LITE_FOLDER,
+    FaissVectors,
+    MilvusVectors,
+    index_kind,
+    parse_backend,
+)
 from tests.conftest import SEEDS, HashingEmbedder
 
 pytest.importorskip("pymilvus")
@@ -23,6 +29,9 @@ def test_backend_setting_is_checked():
     assert parse_backend("milvus:http://db:19530") == ("milvus", "http://db:19530")
     assert Settings.load({"RAG_INDEX_BACKEND": "milvus"}).index_backend == "milvus"
     assert Settings().index_backend == ""  # keep the live index's backend (FAISS for a new one)
+    # Milvus Lite's exact search is slow past tens of thousands of chunks: HNSW comes earlier.
+    assert index_kind(150_000) == "flat-ip" and index_kind(250_000) == "hnsw32-ip"
+    assert index_kind(20_000, "milvus") == "flat-ip" and index_kind(20_001, "milvus") == "hnsw32-ip"
     with pytest.raises(ConfigError, match="choose one of faiss, milvus, milvus:http"):
         Settings(index_backend="qdrant")
     with pytest.raises(ConfigError, match="choose one of"):
