@@ -66,8 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument(
         "--index-backend",
-        help="what searches the vectors: faiss (default), milvus (Milvus Lite, embedded) or "
-        "milvus:http://HOST:19530 (a Milvus server or cluster) (env RAG_INDEX_BACKEND)",
+        help="what searches the vectors: faiss, milvus (Milvus Lite, embedded) or "
+        "milvus:http://HOST:19530 (a Milvus server or cluster); default: the live index's, "
+        "faiss for a new one (env RAG_INDEX_BACKEND)",
     )
     ingest.add_argument(
         "--urls", action="append", default=[], metavar="FILE", help="a file listing page URLs"
