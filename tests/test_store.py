@@ -16,7 +16,7 @@ def test_build_load_and_incremental_reingest(seed_copy, tmp_path, hashing_embedd
     first = build(seed_copy, index_dir, hashing_embedder)
     assert len(first.added) == 5 and first.embedded_chunks == first.total_chunks > 5
     index = load_index(index_dir)
-    assert len(index.chunks) == index.faiss_index.ntotal == first.total_chunks
+    assert len(index.chunks) == index.vector_store.count == first.total_chunks
     assert index.manifest["embedder"] == "test:hashing"
     assert len(index.sentences) == index.sentence_vectors.shape[0] > len(index.chunks)
 
