@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import replace
 
 from rag.answer import RANKING_MARGIN, AnswerPipeline, _Builder
 from rag.config import Settings
@@ -296,13 +297,16 @@ def test_a_quote_from_a_passage_far_below_the_best_yields_to_the_best_passage():
         {"sentences": [{"answer": "Pierre-Mauroy", "sources": [2], "text": "Pierre-Mauroy."}]}
     )
 
-    def answer(other_score: float):
+    def answer(other_score: float, same_article: bool = False):
+        second = _passage(2, other, other_score)
+        if same_article:
+            second = replace(second, doc_id="doc1")
         builder = _Builder(
             question="Dans quel stade joue le club ?",
             language="fr",
             model="scripted",
             timings={},
-            evidence=[_passage(1, best, 0.90), _passage(2, other, other_score)],
+            evidence=[_passage(1, best, 0.90), second],
             common=frozenset(),
         )
         return builder.from_model(reply, embedder=None)
@@ -313,3 +317,6 @@ def test_a_quote_from_a_passage_far_below_the_best_yields_to_the_best_passage():
     assert close.text == f"{other[:-1]} [1]." and close.sources[0].doc_id == "doc2"
     far = answer(0.90 - RANKING_MARGIN - 0.01)
     assert far.text == f"{best[:-1]} [1]." and far.sources[0].doc_id == "doc1"
+    # A passage of the best passage's own article stands, however far below.
+    same = answer(0.90 - RANKING_MARGIN - 0.01, same_article=True)
+    assert same.text == f"{other[:-1]} [1]."
