@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from rag.text import fold
+
 # Words that ask for the newest articles rather than a period.
 _RECENT = re.compile(
     r"\b(?:r[ée]cemment|r[ée]cent(?:e|s|es)?"
@@ -176,12 +178,8 @@ _MONTH_NUMBERS = {
     )
     for name in names.split()
 }
-_MENTION = re.compile(
-    r"\b(?:(janvier|f[ée]vrier|mars|avril|mai|juin|juillet|ao[uû]t|septembre|octobre|novembre"
-    r"|d[ée]cembre|january|february|march|april|may|june|july|august|september|october"
-    r"|november|december)\s+)?((?:1[5-9]|20)\d{2})\b(?![.,]?\d)",
-    re.IGNORECASE,
-)
+# A year, and the word before it (a month when it is one): "mars 2025", "en 1934".
+_MENTION = re.compile(r"(?:\b([^\W\d_]+)\s+)?\b((?:1[5-9]|20)\d{2})\b(?![.,]?\d)")
 
 
 def mentioned_spans(text: str) -> list[tuple[str, str]]:
@@ -190,9 +188,8 @@ def mentioned_spans(text: str) -> list[tuple[str, str]]:
     that only ever lets more articles into a period)."""
     spans = set()
     for match in _MENTION.finditer(text):
-        month, year = match.groups()
-        folded = (month or "").lower().replace("é", "e").replace("û", "u")
-        number = _MONTH_NUMBERS.get(folded)
+        word, year = match.groups()
+        number = _MONTH_NUMBERS.get(fold(word or ""))
         spans.add(bounds(f"{year}-{number:02d}" if number else year))
     return sorted(spans)
 

@@ -204,18 +204,23 @@ def measure_milvus(size: int, vectors: np.ndarray, queries: np.ndarray, args, wo
     result["filtered_ok"] = all(
         doc_ids[row] in allowed for hits in filtered for row, _ in hits
     ) and all(len(hits) == depth for hits in filtered)
+    _add_recall(result, found, queries, vectors, depth, args, f"milvus {size:,}")
+    vector_backends.release_lite(folder)
+    return result
+
+
+def _add_recall(result: dict, found, queries, vectors, depth: int, args, label: str) -> None:
+    """recall@10 and recall@k of the searches `found`, against exact search, into `result`."""
     sample = min(args.recall_queries, len(queries))
     truth = exact_top(queries[:sample], vectors, depth)
     result["recall_queries"] = sample
     result[f"recall@{RECALL_AT}"] = round(recall(found[:sample], truth, RECALL_AT), 4)
     result["recall@k"] = round(recall(found[:sample], truth, depth), 4)
     print(
-        f"  milvus {size:,}: search median {result['search_ms']['median']} ms, "
+        f"  {label}: search median {result['search_ms']['median']} ms, "
         f"recall@{RECALL_AT} {result[f'recall@{RECALL_AT}']}",
         file=sys.stderr,
     )
-    vector_backends.release_lite(folder)
-    return result
 
 
 class _RowSearch:
@@ -266,16 +271,7 @@ def measure(size: int, vectors: np.ndarray, queries: np.ndarray, args, work: Pat
     result["search_ms_1_thread"] = summarise(time_searches(index, queries, depth)[0])
     faiss.omp_set_num_threads(threads)
 
-    sample = min(args.recall_queries, len(queries))
-    truth = exact_top(queries[:sample], vectors, depth)
-    result["recall_queries"] = sample
-    result[f"recall@{RECALL_AT}"] = round(recall(found[:sample], truth, RECALL_AT), 4)
-    result["recall@k"] = round(recall(found[:sample], truth, depth), 4)
-    print(
-        f"  {size:,}: search median {result['search_ms']['median']} ms, "
-        f"recall@{RECALL_AT} {result[f'recall@{RECALL_AT}']}",
-        file=sys.stderr,
-    )
+    _add_recall(result, found, queries, vectors, depth, args, f"{size:,}")
     del index
     return result
 
