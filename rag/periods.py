@@ -50,6 +50,7 @@ _RELATIVE = (
     r"|(?:\d+|one|two|three|four|six) (?:days?|weeks?|months?|years?) ago"
 )
 _EXPRESSION = re.compile(rf"{_ISO}|{_FULL}|{_LED}|\b(?:{_RELATIVE})\b", re.IGNORECASE)
+_RELATIVE_EXPRESSION = re.compile(rf"\b(?:{_RELATIVE})\b", re.IGNORECASE)
 _STRIP_LEAD = re.compile(rf"^(?:{_LEAD})(?:\s+|(?<=['-]))", re.IGNORECASE)
 
 # What turns a date into an open range. dateparser reads one date; it has no notion of
@@ -269,6 +270,17 @@ def without_period(question: str) -> str:
         flags=re.IGNORECASE,
     )
     return " ".join(stripped.split())
+
+
+def without_relative(question: str) -> str:
+    """The question as searched: without its relative time words ("l'an dernier", "last
+    year"), which no article writes; the period they name already chose the articles. Absolute
+    dates stay, articles write them ("qui occupe le stade en 1934 ?": PIAF dev loses 2 of the
+    100 gold sentences from its evidence when they go too)."""
+    plain = question.replace("’", "'")
+    if not _RELATIVE_EXPRESSION.search(plain):
+        return question
+    return " ".join(_RELATIVE_EXPRESSION.sub(" ", plain).split())
 
 
 def _read(text: str, today: date | None) -> tuple[str, str] | None:

@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.chunking import Chunk
 from rag.embedders import Embedder
-from rag.periods import Filters, bounds, mentioned_spans
+from rag.periods import Filters, bounds, mentioned_spans, without_period, without_relative
 from rag.store import Index, check_embedder
 from rag.text import bm25_tokenize
 
@@ -262,8 +262,9 @@ class Retriever:
         """Search, then pick the `evidence` best sentences of the top `k` chunks (at most
         `per_document` of one article, when given) of the articles `filters` allows."""
         started = time.perf_counter()
-        query_vector = self.embedder.embed_query(question) if question.strip() else None
-        hits = self.search(question, k, query_vector=query_vector, filters=filters)
+        searched = without_relative(question)
+        query_vector = self.embedder.embed_query(searched) if searched.strip() else None
+        hits = self.search(searched, k, query_vector=query_vector, filters=filters)
         passages = (
             self.select_evidence(question, query_vector, hits, evidence, per_document)
             if hits
@@ -291,7 +292,7 @@ class Retriever:
         if not rows:
             return []
         cosine = np.asarray(self.index.sentence_vectors[rows]) @ query_vector
-        terms = _terms(question)
+        terms = _terms(without_period(question))  # time words choose articles, not sentences
         sentence_terms = bm25_tokenize([self._sentence_text(row) for row in rows], ids=False)
         lexical = np.array(
             [len(terms & set(words)) / len(terms) if terms else 0.0 for words in sentence_terms]

@@ -82,7 +82,8 @@ def main() -> int:
     with output.open("w", encoding="utf-8") as out:
         for number, item in enumerate(items, 1):
             llm.last_reply = None
-            retrieval = pipeline.retrieve(item["question"])
+            filters = pipeline.resolve_filters(item["question"])  # the period ask() uses
+            retrieval = pipeline.retrieve(item["question"], filters=filters)
             answer = pipeline.ask(item["question"])
             broad = "points_any" in item
             verdict = judge_broad(item, answer) if broad else judge(item, answer)

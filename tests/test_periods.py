@@ -17,7 +17,7 @@ import pytest
 from rag.answer import AnswerPipeline
 from rag.config import Settings
 from rag.llms import ExtractiveLLM
-from rag.periods import Filters, Period, bounds, mentioned_spans, parse_period
+from rag.periods import Filters, Period, bounds, mentioned_spans, parse_period, without_relative
 from tests.conftest import QUESTIONS, ROOT, ScriptedLLM, json_reply
 
 NEWEST = date(2025, 3, 20)  # the newest seed article: "now" for relative expressions
@@ -244,3 +244,19 @@ def test_a_question_s_period_also_lets_in_articles_that_write_one_of_its_dates()
     assert not march.allows(article, mentioned_spans("La saison 2025 commence."))
     # The user's own filter is on the articles' dates only.
     assert not Filters.explicit("1934", "1934").allows(article, mentioned_spans("dès 1934"))
+
+
+def test_relative_time_words_choose_articles_not_passages(retriever):
+    # No article writes "l'an dernier": searched, it only pulls in passages that say
+    # "dernières"; the period it names already chose the articles. Absolute dates are written.
+    assert without_relative("Où a-t-il parlé l’an dernier ?") == "Où a-t-il parlé ?"
+    assert without_relative("Who spoke last year about AI?") == "Who spoke about AI?"
+    assert without_relative("Qui occupe le stade en 1934 ?") == "Qui occupe le stade en 1934 ?"
+    asked = retriever.retrieve("Où le Premier ministre a-t-il parlé l'an dernier ?", 6, 4)
+    plain = retriever.retrieve("Où le Premier ministre a-t-il parlé ?", 6, 4)
+    assert [(h.chunk.chunk_id, h.dense_score) for h in asked.hits] == [
+        (h.chunk.chunk_id, h.dense_score) for h in plain.hits
+    ]
+    assert [(e.doc_id, e.start) for e in asked.evidence] == [
+        (e.doc_id, e.start) for e in plain.evidence
+    ]
