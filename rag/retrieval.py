@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.chunking import Chunk
 from rag.embedders import Embedder
-from rag.periods import Filters, bounds, mentioned_spans, without_period, without_relative
+from rag.periods import Filters, bounds, mentioned_spans, without_relative
 from rag.store import Index, check_embedder
 from rag.text import bm25_tokenize
 
@@ -266,7 +266,7 @@ class Retriever:
         query_vector = self.embedder.embed_query(searched) if searched.strip() else None
         hits = self.search(searched, k, query_vector=query_vector, filters=filters)
         passages = (
-            self.select_evidence(question, query_vector, hits, evidence, per_document)
+            self.select_evidence(searched, query_vector, hits, evidence, per_document)
             if hits
             else []
         )
@@ -292,7 +292,7 @@ class Retriever:
         if not rows:
             return []
         cosine = np.asarray(self.index.sentence_vectors[rows]) @ query_vector
-        terms = _terms(without_period(question))  # time words choose articles, not sentences
+        terms = _terms(question)
         sentence_terms = bm25_tokenize([self._sentence_text(row) for row in rows], ids=False)
         lexical = np.array(
             [len(terms & set(words)) / len(terms) if terms else 0.0 for words in sentence_terms]
