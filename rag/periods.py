@@ -279,7 +279,7 @@ def without_relative(question: str) -> str:
     100 gold sentences from its evidence when they go too)."""
     plain = question.replace("’", "'")
     if not _RELATIVE_EXPRESSION.search(plain):
-        return question
+        return question  # unchanged to the byte: another apostrophe is another query vector
     return " ".join(_RELATIVE_EXPRESSION.sub(" ", plain).split())
 
 

@@ -119,7 +119,9 @@ class Retriever:
         query_vector: np.ndarray | None = None,
         filters: Filters | None = None,
     ) -> list[Hit]:
-        """The top `k` chunks for `question`, among the articles `filters` allows."""
+        """The top `k` chunks for `question`, among the articles `filters` allows; relative
+        time words are not searched (see `without_relative`)."""
+        question = without_relative(question)
         if not self.index.chunks or not question.strip():
             return []
         allowed = self.allowed_documents(filters)
@@ -262,7 +264,7 @@ class Retriever:
         """Search, then pick the `evidence` best sentences of the top `k` chunks (at most
         `per_document` of one article, when given) of the articles `filters` allows."""
         started = time.perf_counter()
-        searched = without_relative(question)
+        searched = without_relative(question)  # embedded and scored as search() searches it
         query_vector = self.embedder.embed_query(searched) if searched.strip() else None
         hits = self.search(searched, k, query_vector=query_vector, filters=filters)
         passages = (
