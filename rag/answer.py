@@ -370,9 +370,7 @@ class _Builder:
 
         A broad question gets a few passages of different articles; a factual one the best
         passage, and a second one only when it scores nearly as well."""
-        usable = [
-            e for e in self.evidence if self._answers(e.text, self._article(e), e.language)
-        ]
+        usable = [e for e in self.evidence if self._answers(e.text, self._article(e), e.language)]
         if not usable:
             return self.refusal(notice)
         best = usable[0].score

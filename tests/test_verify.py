@@ -123,7 +123,9 @@ def test_two_letter_acronyms_are_names_only_in_the_questions_own_language():
     article = "Emmanuel Macron a été membre du Parti socialiste (PS) de 2006 à 2009."
     # "PS" is in the article, so the question's subject may be there.
     assert mentions_asked_names(question, "", article, acronyms=True)
-    assert not mentions_asked_names("Pourquoi LO propose une alliance ?", "", article, acronyms=True)
+    assert not mentions_asked_names(
+        "Pourquoi LO propose une alliance ?", "", article, acronyms=True
+    )
     assert mentions_asked_names(
         "Pourquoi LO propose une alliance ?", "", article + " Lutte ouvrière (LO)", acronyms=True
     )
