@@ -24,6 +24,8 @@ from rag.verify import (
     common_keys,
     has_number_if_asked,
     mentions_asked_names,
+    numbers,
+    numbers_said,
     quote_holders,
     sentence_holding,
     states_quote,
@@ -417,6 +419,13 @@ class _Builder:
         quoted = True  # every kept sentence grounded by a quote found in a passage
         for text, quote, cited in proposed:
             holders = quote_holders(quote, self.evidence)
+            copied = [] if holders else quote_holders(text, self.evidence)
+            if copied and numbers(quote) <= numbers_said(by_number[copied[0]].text):
+                # The quote is not written in the passages ("4" for "en quatre mouvements"),
+                # but the sentence is copied from one that says its numbers, if any: that
+                # passage's words ground the answer. (A quote with an amount of its own, "10
+                # milliards", is an invented answer, whatever sentence comes with it.)
+                quote, holders = text, copied
             if holders:
                 sources = [n for n in cited if n in holders] or holders[:1]
                 passage = by_number[sources[0]]

@@ -208,6 +208,36 @@ _NUMBER_WORDS = re.compile(
 )
 
 
+# The numbers that counts in words stand for, to compare with a quote in digits ("4" / "en
+# quatre mouvements"); "un"/"une" are also articles, so "1" is found in most sentences.
+_WORD_VALUES = {
+    w: str(n)
+    for n, words in enumerate(
+        [
+            (),
+            ("un", "une", "one"),
+            ("deux", "two"),
+            ("trois", "three"),
+            ("quatre", "four"),
+            ("cinq", "five"),
+            ("six",),
+            ("sept", "seven"),
+            ("huit", "eight"),
+            ("neuf", "nine"),
+            ("dix", "ten"),
+            ("onze", "eleven"),
+            ("douze", "twelve"),
+        ]
+    )
+    for w in words
+}
+
+
+def numbers_said(text: str) -> set[str]:
+    """The numbers a text states, in digits or as a count in words from one to twelve."""
+    return numbers(text) | {_WORD_VALUES[w] for w in _words(text) if w in _WORD_VALUES}
+
+
 def has_number_if_asked(question: str, sentence: str) -> bool:
     """A question that asks for a date, an amount or a count needs a number in its answer,
     in digits or in words."""

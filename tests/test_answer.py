@@ -10,7 +10,7 @@ from rag.corpus import load_corpus
 from rag.errors import LLMError
 from rag.llms import ExtractiveLLM
 from rag.retrieval import Evidence
-from tests.conftest import SEEDS, ScriptedLLM, json_reply
+from tests.conftest import SEEDS, HashingEmbedder, ScriptedLLM, json_reply
 
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
 
@@ -320,3 +320,28 @@ def test_a_quote_from_a_passage_far_below_the_best_yields_to_the_best_passage():
     # A passage of the best passage's own article stands, however far below.
     same = answer(0.90 - RANKING_MARGIN - 0.01, same_article=True)
     assert same.text == f"{other[:-1]} [1]."
+
+
+def test_a_sentence_copied_from_a_passage_grounds_an_answer_whose_quote_is_not_written():
+    passage = "De structure classique, en quatre mouvements, la symphonie finit lentement."
+    other = "Le compositeur a employé toute sa vie cette thématique funèbre."
+
+    def answer(text: str, quote: str = "4"):
+        reply = json.dumps({"sentences": [{"answer": quote, "sources": [1], "text": text}]})
+        builder = _Builder(
+            question="Combien de mouvements compte la symphonie ?",
+            language="fr",
+            model="scripted",
+            timings={},
+            evidence=[_passage(1, other, 0.85), _passage(2, passage, 0.84)],
+            common=frozenset(),
+        )
+        return builder.from_model(reply, embedder=HashingEmbedder())
+
+    # "4" is written "quatre": the sentence, copied from [2], is the passage's own.
+    copied = answer("De structure classique, en quatre mouvements.")
+    assert copied.text == f"{passage[:-1]} [1]." and copied.sources[0].doc_id == "doc2"
+    # A sentence of the model's own, with a quote found nowhere, is still not grounded.
+    assert answer("La symphonie compte 4 mouvements.").refused
+    # Nor is a copied sentence that comes with an invented number of its own.
+    assert answer("De structure classique, en quatre mouvements.", quote="12 mouvements").refused

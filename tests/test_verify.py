@@ -131,3 +131,11 @@ def test_two_letter_acronyms_are_names_only_in_the_questions_own_language():
     )
     # Across languages acronyms flip ("AI" / "IA"): not asked for.
     assert mentions_asked_names("What does the AI plan say?", "", "Le plan IA de la Chine")
+
+
+def test_counts_in_words_are_numbers_said():
+    from rag.verify import numbers_said
+
+    assert numbers_said("De structure classique, en quatre mouvements.") == {"4"}
+    assert numbers_said("Three of the 12 ships.") == {"3", "12"}
+    assert numbers_said("Sans chiffre.") == set()
