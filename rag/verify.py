@@ -161,7 +161,8 @@ def sentence_holding(quote: str, passage: str) -> str:
 
     for start, end in split_sentences(passage):
         if holds_quote(passage[start:end], quote):
-            return " ".join(passage[start:end].split())
+            # A sentence that follows a quotation starts with its closing mark ("» C'est…").
+            return " ".join(passage[start:end].split()).lstrip('»”" ')
     return " ".join(passage.split())
 
 

@@ -139,3 +139,10 @@ def test_counts_in_words_are_numbers_said():
     assert numbers_said("De structure classique, en quatre mouvements.") == {"4"}
     assert numbers_said("Three of the 12 ships.") == {"3", "12"}
     assert numbers_said("Sans chiffre.") == set()
+
+
+def test_the_sentence_holding_a_quote_does_not_start_with_the_previous_quotations_end():
+    from rag.verify import sentence_holding
+
+    passage = "Il écrit : « Tout bien examiné, je crois. » C'est le poète Birot qui suggéra ce mot."
+    assert sentence_holding("Birot", passage) == "C'est le poète Birot qui suggéra ce mot."
