@@ -338,12 +338,10 @@ class _Builder:
         self.filter_notice: str | None = None  # said with every answer (undated articles)
         self.asked = question  # what the answer checks look for (see `_answers`)
 
-    def _answers(self, sentence: str, articles: str, language: str | None = None) -> bool:
-        """Whether a sentence is about what the question names, with a number if it asks one.
-        `language` is the cited passages' (acronyms are names only in the question's own)."""
-        acronyms = language == self.language
+    def _answers(self, sentence: str, articles: str) -> bool:
+        """Whether a sentence is about what the question names, with a number if it asks one."""
         return mentions_asked_names(
-            self.asked, sentence, articles, self.common, acronyms
+            self.asked, sentence, articles, self.common
         ) and has_number_if_asked(self.asked, sentence)
 
     def _article(self, evidence: Evidence) -> str:
@@ -372,7 +370,7 @@ class _Builder:
 
         A broad question gets a few passages of different articles; a factual one the best
         passage, and a second one only when it scores nearly as well."""
-        usable = [e for e in self.evidence if self._answers(e.text, self._article(e), e.language)]
+        usable = [e for e in self.evidence if self._answers(e.text, self._article(e))]
         if not usable:
             return self.refusal(notice)
         best = usable[0].score
@@ -445,7 +443,7 @@ class _Builder:
             if not sources:
                 continue
             articles = " ".join(self._article(by_number[n]) for n in sources)
-            if self._answers(text, articles, by_number[sources[0]].language):
+            if self._answers(text, articles):
                 verified.append(Sentence(text, sources))
                 quoted = quoted and bool(holders)
         if not verified:

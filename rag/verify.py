@@ -248,11 +248,7 @@ def has_number_if_asked(question: str, sentence: str) -> bool:
 
 
 def mentions_asked_names(
-    question: str,
-    sentence: str,
-    article: str = "",
-    common: frozenset[str] = frozenset(),
-    acronyms: bool = False,
+    question: str, sentence: str, article: str = "", common: frozenset[str] = frozenset()
 ) -> bool:
     """Whether the answer, or the article it cites, mentions what the question names.
 
@@ -263,16 +259,8 @@ def mentions_asked_names(
     split this refuses 50% of the held-out questions (13% without it) and 6% of the answerable
     ones (3% without it); looking in the cited passage alone instead of its article refused
     13% of the answerable ones.
-
-    With `acronyms` (the question and the article share a language), two-letter acronyms are
-    names too ("LO", "PS"): three held-out PIAF dev questions about "LO" (Lutte ouvrière) were
-    answered from articles that never name it (dev held-out refused 70% -> 77%, nothing else
-    moved; test unchanged). Not across languages, where they flip: "AI" / "IA", "EU" / "UE".
     """
-    asked_names = {k for k in names(question) if len(k) > 2}
-    if acronyms:
-        asked_names |= {fold(w) for w in _WORD.findall(question) if len(w) == 2 and w.isupper()}
-    asked_names -= common
+    asked_names = {k for k in names(question) if len(k) > 2} - common
     if not asked_names:
         return True
     mentioned = {_key(w) for w in _WORD.findall(sentence + " " + article)}

@@ -118,21 +118,6 @@ def test_a_question_asking_for_an_amount_or_a_date_needs_a_number():
     assert has_number_if_asked("Qui a dévoilé le plan ?", "Wang Yi.")
 
 
-def test_two_letter_acronyms_are_names_only_in_the_questions_own_language():
-    question = "Pourquoi LO propose une alliance au PS ?"
-    article = "Emmanuel Macron a été membre du Parti socialiste (PS) de 2006 à 2009."
-    # "PS" is in the article, so the question's subject may be there.
-    assert mentions_asked_names(question, "", article, acronyms=True)
-    assert not mentions_asked_names(
-        "Pourquoi LO propose une alliance ?", "", article, acronyms=True
-    )
-    assert mentions_asked_names(
-        "Pourquoi LO propose une alliance ?", "", article + " Lutte ouvrière (LO)", acronyms=True
-    )
-    # Across languages acronyms flip ("AI" / "IA"): not asked for.
-    assert mentions_asked_names("What does the AI plan say?", "", "Le plan IA de la Chine")
-
-
 def test_counts_in_words_are_numbers_said():
     from rag.verify import numbers_said
 
