@@ -199,18 +199,8 @@ _ASKS_NUMBER = re.compile(
 )
 
 
-# Counts written in words ("en quatre mouvements", "three times") are numbers too.
-_NUMBER_WORDS = re.compile(
-    r"\b(deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|vingt|trente|quarante"
-    r"|cinquante|soixante|cent|cents|mille|million|millions|milliard|milliards|two|three|four"
-    r"|five|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|thousand"
-    r"|billion|billions|dozen|douzaine|centaine|centaines|dizaine|dizaines)\b",
-    re.IGNORECASE,
-)
-
-
-# The numbers that counts in words stand for, to compare with a quote in digits ("4" / "en
-# quatre mouvements"); "un"/"une" are also articles, so "1" is found in most sentences.
+# Counts written in words ("en quatre mouvements", "three times") are numbers too. From one to
+# twelve with their values, to compare with a quote in digits ("4" / "en quatre mouvements").
 _WORD_VALUES = {
     w: str(n)
     for n, words in enumerate(
@@ -232,6 +222,16 @@ _WORD_VALUES = {
     )
     for w in words
 }
+_ARTICLES = {"un", "une", "one"}  # "1", but also "a": not enough to answer "how many"
+_LARGE_NUMBER_WORDS = (
+    "vingt trente quarante cinquante soixante cent cents mille million millions milliard "
+    "milliards twenty thirty forty fifty hundred thousand billion billions dozen douzaine "
+    "centaine centaines dizaine dizaines"
+).split()
+_NUMBER_WORDS = re.compile(
+    r"\b(" + "|".join([*sorted(set(_WORD_VALUES) - _ARTICLES), *_LARGE_NUMBER_WORDS]) + r")\b",
+    re.IGNORECASE,
+)
 
 
 def numbers_said(text: str) -> set[str]:

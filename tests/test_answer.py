@@ -290,6 +290,19 @@ def _passage(number: int, text: str, score: float) -> Evidence:
     )
 
 
+def _model_answer(question: str, evidence: list[Evidence], reply: str, common=frozenset()):
+    """The answer a French question gets from `reply` over `evidence`, checks included."""
+    builder = _Builder(
+        question=question,
+        language="fr",
+        model="scripted",
+        timings={},
+        evidence=evidence,
+        common=common,
+    )
+    return builder.from_model(reply, embedder=HashingEmbedder())
+
+
 def test_a_quote_from_a_passage_far_below_the_best_yields_to_the_best_passage():
     best = "Le club de la ville joue au stade Amédée-Prouvost depuis sa création en 1934."
     other = "Le club voisin joue au stade Pierre-Mauroy, inauguré bien plus tard en 2012."
@@ -301,15 +314,8 @@ def test_a_quote_from_a_passage_far_below_the_best_yields_to_the_best_passage():
         second = _passage(2, other, other_score)
         if same_article:
             second = replace(second, doc_id="doc1")
-        builder = _Builder(
-            question="Dans quel stade joue le club ?",
-            language="fr",
-            model="scripted",
-            timings={},
-            evidence=[_passage(1, best, 0.90), second],
-            common=frozenset(),
-        )
-        return builder.from_model(reply, embedder=None)
+        evidence = [_passage(1, best, 0.90), second]
+        return _model_answer("Dans quel stade joue le club ?", evidence, reply)
 
     # Within RANKING_MARGIN of the best passage, the model's choice stands, in its passage's
     # own words; further below, the best passage is quoted instead.
@@ -328,15 +334,8 @@ def test_a_sentence_copied_from_a_passage_grounds_an_answer_whose_quote_is_not_w
 
     def answer(text: str, quote: str = "4"):
         reply = json.dumps({"sentences": [{"answer": quote, "sources": [1], "text": text}]})
-        builder = _Builder(
-            question="Combien de mouvements compte la symphonie ?",
-            language="fr",
-            model="scripted",
-            timings={},
-            evidence=[_passage(1, other, 0.85), _passage(2, passage, 0.84)],
-            common=frozenset(),
-        )
-        return builder.from_model(reply, embedder=HashingEmbedder())
+        evidence = [_passage(1, other, 0.85), _passage(2, passage, 0.84)]
+        return _model_answer("Combien de mouvements compte la symphonie ?", evidence, reply)
 
     # "4" is written "quatre": the sentence, copied from [2], is the passage's own.
     copied = answer("De structure classique, en quatre mouvements.")
@@ -354,13 +353,6 @@ def test_an_acronym_written_out_in_the_article_does_not_refuse_the_answer():
     passage = "Certains pays européens ont déjà interdit la plateforme DeepSeek."
     quote = "Certains pays européens ont déjà interdit la plateforme"
     reply = json.dumps({"sentences": [{"answer": quote, "sources": [1], "text": quote}]})
-    builder = _Builder(
-        question="Que pense l'UE de DeepSeek ?",
-        language="fr",
-        model="scripted",
-        timings={},
-        evidence=[_passage(1, passage, 0.85)],
-        common=frozenset({"deep"}),
-    )
-    answer = builder.from_model(reply, embedder=HashingEmbedder())
+    evidence = [_passage(1, passage, 0.85)]
+    answer = _model_answer("Que pense l'UE de DeepSeek ?", evidence, reply, frozenset({"deep"}))
     assert not answer.refused and answer.text == f"{passage[:-1]} [1]."
