@@ -444,7 +444,11 @@ class _Builder:
                 continue
             articles = " ".join(self._article(by_number[n]) for n in sources)
             if self._answers(text, articles):
-                verified.append(Sentence(text, sources))
+                same = next((s for s in verified if s.text == text), None)
+                if same:  # two quotes of one sentence: said once, with both citations
+                    same.sources += [n for n in sources if n not in same.sources]
+                else:
+                    verified.append(Sentence(text, sources))
                 quoted = quoted and bool(holders)
         if not verified:
             return self.refusal()

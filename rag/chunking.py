@@ -79,6 +79,7 @@ def locate(text: str, piece: str, cursor: int) -> tuple[int, int] | None:
 # "Point de vue pessimiste"); the document's first line is its title, not a heading.
 _HEADING = re.compile(r"^[^\n.!?:;,]{3,60}$")
 MAX_HEADING_WORDS = 8
+_DATE = re.compile(r"\b\d{4}-\d{2}\b")
 
 
 def section_headings(text: str) -> list[tuple[int, str]]:
@@ -87,7 +88,12 @@ def section_headings(text: str) -> list[tuple[int, str]]:
     offset = 0
     for line in text.split("\n"):
         stripped = line.strip()
-        if offset and _HEADING.match(stripped) and len(stripped.split()) <= MAX_HEADING_WORDS:
+        if (
+            offset
+            and _HEADING.match(stripped)
+            and len(stripped.split()) <= MAX_HEADING_WORDS
+            and not _DATE.search(stripped)  # "date 2016-02-02": metadata, not a section
+        ):
             headings.append((offset, stripped))
         offset += len(line) + 1
     return headings

@@ -161,9 +161,31 @@ def sentence_holding(quote: str, passage: str) -> str:
 
     for start, end in split_sentences(passage):
         if holds_quote(passage[start:end], quote):
-            # A sentence that follows a quotation starts with its closing mark ("» C'est…").
-            return " ".join(passage[start:end].split()).lstrip('»”" ')
+            return readable(passage[start:end])
     return " ".join(passage.split())
+
+
+# Words that tie a sentence to the one before it and say nothing by themselves.
+_CONNECTOR = re.compile(
+    r"^(de plus|en outre|par ailleurs|moreover|furthermore|in addition|additionally|also),\s+",
+    re.IGNORECASE,
+)
+
+
+def readable(sentence: str) -> str:
+    """A sentence taken out of its article, made to read on its own: without the closing mark
+    of the previous sentence's quotation ("» C'est…"), with the opening mark of a quotation it
+    starts inside ("« Nous devrions… », a-t-il déclaré"), without a leading "De plus," /
+    "Moreover,"."""
+    sentence = " ".join(sentence.split()).lstrip("»” ")
+    connector = _CONNECTOR.match(sentence)
+    if connector and len(sentence) > connector.end():
+        rest = sentence[connector.end() :]
+        sentence = rest[:1].upper() + rest[1:]
+    for opening, closing in (("«", "»"), ("“", "”")):
+        if sentence.count(closing) > sentence.count(opening):
+            sentence = f"{opening} {sentence}" if opening == "«" else f"{opening}{sentence}"
+    return sentence
 
 
 COPY_OVERLAP = 0.7  # share of a sentence's stemmed words found in a passage it was copied from

@@ -48,6 +48,9 @@ def test_sentences_carry_their_section_heading():
     )
     headings = section_headings(text)
     assert [h for _, h in headings] == ["Point de vue pessimiste"]
+    # A date line is the article's metadata, not a section of it.
+    dated = text.replace("Intro sans section.", "date 2016-02-02\n\nIntro sans section.")
+    assert [h for _, h in section_headings(dated)] == ["Point de vue pessimiste"]
     taiwan = text.index("La Chine")
     end = text.index(".", taiwan) + 1
     assert with_heading(text, taiwan, end, headings) == (

@@ -131,3 +131,21 @@ def test_the_sentence_holding_a_quote_does_not_start_with_the_previous_quotation
 
     passage = "Il écrit : « Tout bien examiné, je crois. » C'est le poète Birot qui suggéra ce mot."
     assert sentence_holding("Birot", passage) == "C'est le poète Birot qui suggéra ce mot."
+
+
+def test_a_sentence_taken_out_of_its_article_reads_on_its_own():
+    from rag.verify import readable, sentence_holding
+
+    # It starts inside a quotation: the opening mark is given back.
+    passage = "« Nous sommes prêts. Nous devrions donc unir nos forces », a-t-il dit à Shanghai."
+    assert sentence_holding("Shanghai", passage) == (
+        "« Nous devrions donc unir nos forces », a-t-il dit à Shanghai."
+    )
+    # A leading connector goes, the sentence's own words stay.
+    assert readable("De plus, la Chine a établi un partenariat avec la Zambie.") == (
+        "La Chine a établi un partenariat avec la Zambie."
+    )
+    assert readable("Moreover, China set up joint labs.") == "China set up joint labs."
+    assert readable("Cependant, le plan reste flou.") == "Cependant, le plan reste flou."
+    # A straight quotation mark opening the sentence is its own, not a previous one's end.
+    assert readable('"Open source" est le mot clé.') == '"Open source" est le mot clé.'
