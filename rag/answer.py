@@ -27,6 +27,7 @@ from rag.verify import (
     numbers,
     numbers_said,
     quote_holders,
+    quote_in,
     sentence_holding,
     states_quote,
     supporting_sources,
@@ -66,6 +67,9 @@ class Source:
 class Sentence:
     text: str
     sources: list[int]
+    # The model's short answer as the sentence writes it ("Zambie" in "La Chine a établi un
+    # partenariat avec la Zambie…"), for the UI to stand it out; None when there is none.
+    quote: str | None = None
 
 
 @dataclass(kw_only=True)
@@ -448,7 +452,8 @@ class _Builder:
                 if same:  # two quotes of one sentence: said once, with both citations
                     same.sources += [n for n in sources if n not in same.sources]
                 else:
-                    verified.append(Sentence(text, sources))
+                    shown = quote_in(text, quote) if holders else None
+                    verified.append(Sentence(text, sources, shown))
                 quoted = quoted and bool(holders)
         if not verified:
             return self.refusal()
@@ -493,7 +498,7 @@ class _Builder:
             for old, new in renumber.items()
             for e in [by_number[old]]
         ]
-        final = [Sentence(s.text, [renumber[n] for n in s.sources]) for s in sentences]
+        final = [Sentence(s.text, [renumber[n] for n in s.sources], s.quote) for s in sentences]
         text = " ".join(_cite(s.text, s.sources) for s in final)
         return Answer(
             question=self.question,

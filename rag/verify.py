@@ -148,6 +148,19 @@ def states_quote(text: str, quote: str, cited: str, question: str, close: bool =
     return numbers(quote) <= numbers(text) and (close or names("x " + quote) <= text_keys)
 
 
+QUOTE_SHOWN_SHARE = 0.6  # a quote this long, against its sentence, is the sentence itself
+
+
+def quote_in(sentence: str, quote: str) -> str | None:
+    """The quote as `sentence` writes it (case aside), when it is a part of the sentence worth
+    standing out; else None."""
+    quote = " ".join(quote.split()).strip(' .;:,«»"')
+    if len(quote) < 2 or len(quote) > QUOTE_SHOWN_SHARE * len(sentence):
+        return None
+    found = sentence.lower().find(quote.lower())
+    return sentence[found : found + len(quote)] if found >= 0 else None
+
+
 def as_sentence(quote: str) -> str:
     """The quote shown as the answer: its first letter capitalised, a final stop."""
     quote = " ".join(quote.split()).strip(" .;:,")

@@ -85,3 +85,27 @@ def test_citations_link_to_their_turn_and_records_round_trip():
     html = sources_panel({3: record, 5: answer(refused=True)}, {"d1": Doc()}, 3)
     assert "id='cite-3-1'" in html and "<mark>la Zambie</mark>" in html
     assert "id='answer-5' style='display:none'" in html
+
+
+def test_the_answer_to_the_question_stands_out_in_its_sentence():
+    from rag.answer import Sentence
+
+    record = answer()
+    record.sentences = [Sentence("La Chine s'est associée à la Zambie.", [1], quote="Zambie")]
+    assert Answer.from_dict(record.to_dict()) == record
+    assert "**Zambie**" in chat_message(record, 1)
+    # Article text stays escaped around it, and an answer without a quote shows no bold.
+    record.text = "La Chine* s'est associée à la Zambie [1]."
+    assert "Chine\\* s'est associée à la **Zambie**" in chat_message(record, 1)
+    record.sentences[0].quote = None
+    assert "**" not in chat_message(record, 1)
+
+
+def test_a_short_quote_is_found_in_its_sentence_and_a_whole_one_is_not():
+    from rag.verify import quote_in
+
+    sentence = "De son côté, la Chine a établi un partenariat avec la Zambie pour ce plan."
+    assert quote_in(sentence, "zambie") == "Zambie"
+    assert quote_in(sentence, "« la Zambie »") == "la Zambie"
+    assert quote_in(sentence, sentence) is None  # the sentence is the quote: nothing to stand out
+    assert quote_in(sentence, "Zambia") is None  # not written in the sentence

@@ -47,8 +47,9 @@ def chat_message(answer: Answer, turn: int) -> str:
         text = f"ⓘ *{escape_markdown(answer.text)}*"
     else:
         pieces = _CITATION.split(answer.text)  # text, number, text, number, …, text
+        quotes = [s.quote for s in answer.sentences if s.quote]
         text = "".join(
-            escape_markdown(piece) if i % 2 == 0 else rf"[\[{piece}\]](#cite-{turn}-{piece})"
+            _with_quotes(piece, quotes) if i % 2 == 0 else rf"[\[{piece}\]](#cite-{turn}-{piece})"
             for i, piece in enumerate(pieces)
         )
     if answer.notice:
@@ -57,6 +58,20 @@ def chat_message(answer: Answer, turn: int) -> str:
     if note:
         text += f"\n\n🗓 *{escape_markdown(note)}*"
     return text
+
+
+def _with_quotes(text: str, quotes: list[str]) -> str:
+    """Escaped `text`, with the first place each quote (the answer to the question) stands
+    in set in bold."""
+    for quote in quotes:
+        found = text.find(quote)
+        if found >= 0:
+            before, after = text[:found], text[found + len(quote) :]
+            return (
+                f"{escape_markdown(before)}**{escape_markdown(quote)}**"
+                f"{_with_quotes(after, [q for q in quotes if q != quote])}"
+            )
+    return escape_markdown(text)
 
 
 def plain(text: str) -> str:
