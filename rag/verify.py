@@ -157,8 +157,13 @@ def quote_in(sentence: str, quote: str) -> str | None:
     quote = " ".join(quote.split()).strip(' .;:,«»"')
     if len(quote) < 2 or len(quote) > QUOTE_SHOWN_SHARE * len(sentence):
         return None
-    found = sentence.lower().find(quote.lower())
-    return sentence[found : found + len(quote)] if found >= 0 else None
+    found = whole_words(quote, sentence, re.IGNORECASE)
+    return found.group(0) if found else None
+
+
+def whole_words(words: str, text: str, flags: int = 0) -> re.Match | None:
+    """Where `words` stand in `text` as whole words ("IA" in "l'IA", not in "spécialement")."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text, flags)
 
 
 def as_sentence(quote: str) -> str:

@@ -109,3 +109,4 @@ def test_a_short_quote_is_found_in_its_sentence_and_a_whole_one_is_not():
     assert quote_in(sentence, "« la Zambie »") == "la Zambie"
     assert quote_in(sentence, sentence) is None  # the sentence is the quote: nothing to stand out
     assert quote_in(sentence, "Zambia") is None  # not written in the sentence
+    assert quote_in("L'essor spécialement rapide de l'IA.", "ia") == "IA"  # whole words only

@@ -8,6 +8,7 @@ import re
 from rag.answer import Answer, period_label
 from rag.briefing import escape_markdown
 from rag.periods import Period
+from rag.verify import whole_words
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited passage
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -64,9 +65,9 @@ def _with_quotes(text: str, quotes: list[str]) -> str:
     """Escaped `text`, with the first place each quote (the answer to the question) stands
     in set in bold."""
     for quote in quotes:
-        found = text.find(quote)
-        if found >= 0:
-            before, after = text[:found], text[found + len(quote) :]
+        found = whole_words(quote, text)
+        if found:
+            before, after = text[: found.start()], text[found.end() :]
             return (
                 f"{escape_markdown(before)}**{escape_markdown(quote)}**"
                 f"{_with_quotes(after, [q for q in quotes if q != quote])}"
