@@ -11,6 +11,7 @@ from pathlib import Path
 from rag.answer import Answer, Source
 from rag.errors import ConfigError
 from rag.text import majority_language
+from rag.verify import whole_words
 
 SUFFIXES = (".md", ".docx")
 TITLES = {"fr": "Note de synthèse", "en": "Briefing note"}
@@ -27,6 +28,22 @@ class _Block:
     kind: str
     text: str
     number: int | None = None
+    quotes: tuple[str, ...] = ()  # an answer's short quotes, set in bold
+
+
+def emphasised(text: str, quotes) -> list[tuple[str, bool]]:
+    """`text` cut into (piece, bold) pieces: the first place each quote stands in (whole
+    words) is bold, the rest is not."""
+    for quote in quotes:
+        found = whole_words(quote, text)
+        if found:
+            rest = [q for q in quotes if q != quote]
+            return [
+                *emphasised(text[: found.start()], rest),
+                (found.group(0), True),
+                *emphasised(text[found.end() :], rest),
+            ]
+    return [(text, False)] if text else []
 
 
 def escape_markdown(text: str) -> str:
@@ -53,7 +70,11 @@ def render_markdown(
     text = ""
     previous = None
     for block in _blocks(answers, title, date, language):
-        content = escape_markdown(block.text) if escape else block.text
+        shown = escape_markdown if escape else str
+        content = "".join(
+            f"**{shown(piece)}**" if bold else shown(piece)
+            for piece, bold in emphasised(block.text, block.quotes)
+        )
         if block.kind == "reference":
             line = f"{block.number}. {content}"
         else:
@@ -90,7 +111,9 @@ def write_docx(
         elif block.kind == "reference":
             document.add_paragraph(block.text, style="List Number")
         else:
-            document.add_paragraph(block.text)
+            paragraph = document.add_paragraph()
+            for piece, bold in emphasised(block.text, block.quotes):
+                paragraph.add_run(piece).bold = bold or None
     path.parent.mkdir(parents=True, exist_ok=True)
     document.save(str(path))
     return path
@@ -136,7 +159,8 @@ def _blocks(answers: list[Answer], title, date, language) -> list[_Block]:
                 numbers[key] = len(numbers) + 1
                 passages.append(source)
             local[source.n] = numbers[key]
-        blocks.append(_Block("answer", _renumber(answer.text, local)))
+        quotes = tuple(s.quote for s in answer.sentences if s.quote)
+        blocks.append(_Block("answer", _renumber(answer.text, local), quotes=quotes))
     if passages:
         blocks.append(_Block("heading", REFERENCES[language]))
         opening, closing = QUOTES[language]

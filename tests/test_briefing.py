@@ -170,3 +170,16 @@ def test_cli_brief_asks_every_question_once_and_writes_the_note(
     assert main(["brief", str(questions), "-o", str(tmp_path / "note.pdf")]) == 2
     assert ".md or .docx" in capsys.readouterr().err
     assert len(built) == 1  # errors come before any model is loaded
+
+
+def test_the_quoted_answer_is_bold_in_both_formats(tmp_path):
+    first = answers()[0]
+    first.sentences[0].quote = "Zambie"
+    note = render_markdown([first], date="2025-08-01")
+    assert "Avec la **Zambie** [1]. La WAIC a eu lieu à Shanghai [2]." in note
+    assert "**" not in note.split("## Références")[1]  # the references quote as they are
+
+    path = write_docx([first], tmp_path / "note.docx", date="2025-08-01")
+    answer = next(p for p in docx.Document(str(path)).paragraphs if "Zambie" in p.text)
+    assert answer.text == "Avec la Zambie [1]. La WAIC a eu lieu à Shanghai [2]."
+    assert [run.text for run in answer.runs if run.bold] == ["Zambie"]

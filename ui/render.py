@@ -6,9 +6,8 @@ import html
 import re
 
 from rag.answer import Answer, period_label
-from rag.briefing import escape_markdown
+from rag.briefing import emphasised, escape_markdown
 from rag.periods import Period
-from rag.verify import whole_words
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited passage
 _CITATION = re.compile(r"\[(\d+)\]")
@@ -62,17 +61,11 @@ def chat_message(answer: Answer, turn: int) -> str:
 
 
 def _with_quotes(text: str, quotes: list[str]) -> str:
-    """Escaped `text`, with the first place each quote (the answer to the question) stands
-    in set in bold."""
-    for quote in quotes:
-        found = whole_words(quote, text)
-        if found:
-            before, after = text[: found.start()], text[found.end() :]
-            return (
-                f"{escape_markdown(before)}**{escape_markdown(quote)}**"
-                f"{_with_quotes(after, [q for q in quotes if q != quote])}"
-            )
-    return escape_markdown(text)
+    """Escaped `text`, with the quotes (the answers to the question) set in bold."""
+    return "".join(
+        f"**{escape_markdown(piece)}**" if bold else escape_markdown(piece)
+        for piece, bold in emphasised(text, quotes)
+    )
 
 
 def plain(text: str) -> str:
