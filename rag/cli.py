@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import textwrap
 from pathlib import Path
@@ -334,6 +335,10 @@ def cmd_serve(args, settings: Settings) -> int:
     from rag.service import Service
     from ui.app import SEED_EXAMPLES, build_app, launch
 
+    # Ctrl-C (SIGINT) stops the server even when it was started in the background by a script
+    # or `make`: the shell then leaves SIGINT ignored, Python keeps it so, and the server went
+    # on running after SIGINT (a test sent it and waited 120 s, in background `make test` runs).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     auth = parse_auth(os.environ.get("RAG_AUTH"))
     warning = check_exposure(args.host, auth, args.public)  # before any slow start-up
     if warning:
@@ -346,29 +351,7 @@ def cmd_serve(args, settings: Settings) -> int:
         launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
     finally:
         app.close()  # also when Ctrl-C came before Gradio's own wait loop caught it
-        _end_within(SHUTDOWN_GRACE)
     return 0
-
-
-# Ctrl-C closes the server, then Python's shutdown runs the libraries' exit handlers. Twice in
-# about ten full test runs the process was still alive 30 s and 120 s after Ctrl-C (SIGTERM
-# ended it; the cause was not reproduced in 20 runs of the same test alone), so the shutdown
-# gets this long before the process ends anyway.
-SHUTDOWN_GRACE = 15.0
-
-
-def _end_within(seconds: float) -> None:
-    """End the process after `seconds` if the normal shutdown has not ended it by then."""
-    import os
-    import threading
-
-    def end() -> None:
-        print(f"Shutdown took over {seconds:g} s: exiting anyway.", file=sys.stderr, flush=True)
-        os._exit(0)
-
-    timer = threading.Timer(seconds, end)
-    timer.daemon = True  # it must not itself keep the process alive
-    timer.start()
 
 
 def cmd_models(args, settings: Settings) -> int:
