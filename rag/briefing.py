@@ -10,8 +10,7 @@ from pathlib import Path
 
 from rag.answer import Answer, Source
 from rag.errors import ConfigError
-from rag.text import majority_language
-from rag.verify import whole_words
+from rag.text import majority_language, whole_words
 
 SUFFIXES = (".md", ".docx")
 TITLES = {"fr": "Note de synthèse", "en": "Briefing note"}
@@ -46,6 +45,15 @@ def emphasised(text: str, quotes) -> list[tuple[str, bool]]:
     return [(text, False)] if text else []
 
 
+def with_bold_quotes(text: str, quotes, escape: bool = True) -> str:
+    """`text` as Markdown with its quotes in bold (see `emphasised`); `escape` everything else
+    Markdown would read (article text is data, see `escape_markdown`)."""
+    shown = escape_markdown if escape else str
+    return "".join(
+        f"**{shown(piece)}**" if bold else shown(piece) for piece, bold in emphasised(text, quotes)
+    )
+
+
 def escape_markdown(text: str) -> str:
     """`text` shown as it is by a Markdown renderer: no HTML, images, links or emphasis.
 
@@ -70,11 +78,7 @@ def render_markdown(
     text = ""
     previous = None
     for block in _blocks(answers, title, date, language):
-        shown = escape_markdown if escape else str
-        content = "".join(
-            f"**{shown(piece)}**" if bold else shown(piece)
-            for piece, bold in emphasised(block.text, block.quotes)
-        )
+        content = with_bold_quotes(block.text, block.quotes, escape)
         if block.kind == "reference":
             line = f"{block.number}. {content}"
         else:

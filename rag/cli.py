@@ -347,10 +347,7 @@ def cmd_serve(args, settings: Settings) -> int:
     seeds = Path(settings.corpus_dir).resolve() == Path(DEFAULT_CORPUS_DIR).resolve()
     app = build_app(service, SEED_EXAMPLES if seeds else None)
     print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)
-    try:
-        launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
-    finally:
-        app.close()  # also when Ctrl-C came before Gradio's own wait loop caught it
+    launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
     return 0
 
 

@@ -37,6 +37,11 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+def whole_words(words: str, text: str, flags: int = 0) -> re.Match | None:
+    """Where `words` stand in `text` as whole words ("IA" in "l'IA", not in "spécialement")."""
+    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text, flags)
+
+
 # --- language ---------------------------------------------------------------------------------
 
 # Function words decide most questions; langdetect alone is unreliable on five-word questions.

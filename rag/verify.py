@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.text import bm25_tokenize, fold
+from rag.text import bm25_tokenize, fold, whole_words
 
 SUPPORT_COSINE = 0.82  # below this, a passage is about something else
 SUPPORT_OVERLAP = 0.5  # share of the sentence's stemmed words in the passage: plainly restated
@@ -161,11 +161,6 @@ def quote_in(sentence: str, quote: str) -> str | None:
     return found.group(0) if found else None
 
 
-def whole_words(words: str, text: str, flags: int = 0) -> re.Match | None:
-    """Where `words` stand in `text` as whole words ("IA" in "l'IA", not in "spécialement")."""
-    return re.search(rf"(?<!\w){re.escape(words)}(?!\w)", text, flags)
-
-
 def as_sentence(quote: str) -> str:
     """The quote shown as the answer: its first letter capitalised, a final stop."""
     quote = " ".join(quote.split()).strip(" .;:,")
@@ -200,9 +195,9 @@ def readable(sentence: str) -> str:
     if connector and len(sentence) > connector.end():
         rest = sentence[connector.end() :]
         sentence = rest[:1].upper() + rest[1:]
-    for opening, closing in (("«", "»"), ("“", "”")):
-        if sentence.count(closing) > sentence.count(opening):
-            sentence = f"{opening} {sentence}" if opening == "«" else f"{opening}{sentence}"
+    for opening, closing in (("« ", "»"), ("“", "”")):
+        if sentence.count(closing) > sentence.count(opening.strip()):
+            sentence = opening + sentence
     return sentence
 
 

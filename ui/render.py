@@ -6,7 +6,7 @@ import html
 import re
 
 from rag.answer import Answer, period_label
-from rag.briefing import emphasised, escape_markdown
+from rag.briefing import escape_markdown, with_bold_quotes
 from rag.periods import Period
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited passage
@@ -49,7 +49,7 @@ def chat_message(answer: Answer, turn: int) -> str:
         pieces = _CITATION.split(answer.text)  # text, number, text, number, …, text
         quotes = [s.quote for s in answer.sentences if s.quote]
         text = "".join(
-            _with_quotes(piece, quotes) if i % 2 == 0 else rf"[\[{piece}\]](#cite-{turn}-{piece})"
+            with_bold_quotes(piece, quotes) if i % 2 == 0 else _link(piece, turn)
             for i, piece in enumerate(pieces)
         )
     if answer.notice:
@@ -60,12 +60,9 @@ def chat_message(answer: Answer, turn: int) -> str:
     return text
 
 
-def _with_quotes(text: str, quotes: list[str]) -> str:
-    """Escaped `text`, with the quotes (the answers to the question) set in bold."""
-    return "".join(
-        f"**{escape_markdown(piece)}**" if bold else escape_markdown(piece)
-        for piece, bold in emphasised(text, quotes)
-    )
+def _link(number: str, turn: int) -> str:
+    """A citation mark `[n]` that opens passage n of this turn's sources."""
+    return rf"[\[{number}\]](#cite-{turn}-{number})"
 
 
 def plain(text: str) -> str:
