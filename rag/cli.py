@@ -189,7 +189,7 @@ def _questions(argument: str):
 
 def _filters(args):
     """The --since/--until/--source of a command as `Filters`."""
-    from rag.periods import Filters
+    from rag.answering.periods import Filters
 
     try:
         return Filters.explicit(args.since, args.until, args.source)
@@ -200,9 +200,9 @@ def _filters(args):
 def cmd_ingest(args, settings: Settings) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from rag.engine import ingest
-    from rag.progress import TerminalProgress
-    from rag.web import read_url_list
+    from rag.index.engine import ingest
+    from rag.index.progress import TerminalProgress
+    from rag.ingest.web import read_url_list
 
     folders = [f for f in args.folder if not Path(f).is_file()]
     lists = [f for f in args.folder if Path(f).is_file()] + args.urls
@@ -270,7 +270,7 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_chat(args, settings: Settings) -> int:
-    from rag.answer import Answer, Draft
+    from rag.answering.answer import Answer, Draft
     from rag.service import Service
 
     service = Service.open(settings, notify=_notify)
@@ -297,7 +297,7 @@ def cmd_chat(args, settings: Settings) -> int:
 def cmd_brief(args, settings: Settings) -> int:
     from pathlib import Path
 
-    from rag.briefing import SUFFIXES, write_briefing
+    from rag.answering.briefing import SUFFIXES, write_briefing
     from rag.service import Service
 
     output = Path(args.output)
@@ -352,7 +352,7 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_models(args, settings: Settings) -> int:
-    from rag.llms import backends
+    from rag.backends.llms import backends
 
     rows = [
         {

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from rag.errors import ConfigError
-from rag.questions import DEFAULT_MAX_QUESTION_CHARS
-from rag.vectors import parse_backend
 
 DEFAULT_INDEX_DIR = "index"
-# faiss, milvus or milvus:http://HOST:19530 (rag/vectors.py); "" keeps the live index's, so a
+# About 300 tokens of French: the question fits beside the instructions, the worked examples and
+# the evidence in the bundled models' 2,048-token context, and in e5's 512 tokens.
+DEFAULT_MAX_QUESTION_CHARS = 1000
+BACKENDS = ("faiss", "milvus", "milvus:http://HOST:19530")
+# faiss, milvus or milvus:http://HOST:19530 (rag/index/vectors.py); "" keeps the live index's, so a
 # `rag serve` started without the setting does not turn a Milvus index back into FAISS on upload
 DEFAULT_INDEX_BACKEND = ""
 DEFAULT_CORPUS_DIR = "seeds"
@@ -137,3 +140,13 @@ class Settings:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"Setting {name}={value!r} should be a {kind.__name__}.") from exc
         return cls(**typed)
+
+
+def parse_backend(spec: str) -> tuple[str, str | None]:
+    """("faiss", None), ("milvus", None) for Milvus Lite, or ("milvus", URI) for a server."""
+    spec = spec.strip()
+    if spec in ("faiss", "milvus"):
+        return spec, None
+    if spec.startswith("milvus:") and re.match(r"^(https?|tcp)://.+", spec[len("milvus:") :]):
+        return "milvus", spec[len("milvus:") :]
+    raise ConfigError(f"index_backend={spec!r}: choose one of {', '.join(BACKENDS)}.")

@@ -12,15 +12,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from rag import engine
-from rag.answer import Answer, AnswerPipeline, Draft
+from rag.answering.answer import Answer, AnswerPipeline, Draft
+from rag.answering.periods import Filters
+from rag.answering.retrieval import Hit, Retriever
+from rag.backends.llms import LLM, backends, get_llm
 from rag.config import Settings
-from rag.corpus import Document, Skipped
-from rag.embedders import Embedder, get_embedder
-from rag.llms import LLM, backends, get_llm
-from rag.periods import Filters
-from rag.retrieval import Hit, Retriever
-from rag.store import load_index
+from rag.index import engine
+from rag.index.embedders import Embedder, get_embedder
+from rag.index.store import load_index
+from rag.ingest.corpus import Document, Skipped
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rag.answer import AnswerPipeline  # noqa: E402
+from rag.answering.answer import AnswerPipeline  # noqa: E402
+from rag.backends.llms import get_llm  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedders import get_embedder  # noqa: E402
 from rag.eval.benchmarks import RecordedLLM  # noqa: E402
 from rag.eval.verdicts import (  # noqa: E402
     _plain,
@@ -30,7 +30,7 @@ from rag.eval.verdicts import (  # noqa: E402
     summarise,
     summarise_broad,
 )
-from rag.llms import get_llm  # noqa: E402
+from rag.index.embedders import get_embedder  # noqa: E402
 
 
 def main() -> int:
@@ -58,9 +58,9 @@ def main() -> int:
         items = split.questions[args.split]
         name = f"{Path(args.dataset).stem}-{args.split}"
     else:
-        from rag.corpus import load_corpus
-        from rag.retrieval import Retriever
-        from rag.store import build_index, load_index
+        from rag.answering.retrieval import Retriever
+        from rag.index.store import build_index, load_index
+        from rag.ingest.corpus import load_corpus
 
         index_dir = Path(args.work_dir) / f"{Path(args.corpus).name}-index"
         build_index(

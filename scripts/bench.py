@@ -22,10 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.answer import AnswerPipeline  # noqa: E402
+from rag.answering.answer import AnswerPipeline  # noqa: E402
+from rag.answering.retrieval import Retriever  # noqa: E402
+from rag.backends.llms import get_llm  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedders import get_embedder  # noqa: E402
-from rag.engine import ingest  # noqa: E402
 from rag.eval.tables import backends_table  # noqa: E402
 from rag.eval.time_verdicts import (  # noqa: E402
     judge_time,
@@ -34,9 +34,9 @@ from rag.eval.time_verdicts import (  # noqa: E402
     time_verdicts_to_json,
 )
 from rag.eval.verdicts import judge, load_questions, percentile, summarise, verdicts_to_json  # noqa: E402
-from rag.llms import get_llm  # noqa: E402
-from rag.retrieval import Retriever  # noqa: E402
-from rag.store import load_index  # noqa: E402
+from rag.index.embedders import get_embedder  # noqa: E402
+from rag.index.engine import ingest  # noqa: E402
+from rag.index.store import load_index  # noqa: E402
 
 
 def main() -> int:

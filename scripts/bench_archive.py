@@ -36,7 +36,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PIAF = ROOT.parent / "shared" / "eval" / "piaf-v1.0.json"
-CACHE_FILE = "embed-cache.sqlite"  # rag.embed_cache.CACHE_FILE, without importing rag here
+CACHE_FILE = "embed-cache.sqlite"  # rag.index.embed_cache.CACHE_FILE, without importing rag here
 SUMMARY = re.compile(r"embedded (\d+) of (\d+) chunks \((\d+) texts")
 RESUMED = re.compile(r"(\d+) from a killed ingest's cache")
 KILL_AT = 0.5  # of the texts the first ingest embedded
@@ -95,7 +95,7 @@ def run(args, work: Path) -> dict:
 def paragraphs(piaf: Path) -> list[tuple[str, str]]:
     """(title, paragraph) pairs: PIAF's, then the seeds' (cleaned as an ingest cleans them)."""
     sys.path.insert(0, str(ROOT))
-    from rag.corpus import load_corpus
+    from rag.ingest.corpus import load_corpus
 
     data = json.loads(piaf.read_text(encoding="utf-8"))["data"]
     pairs = [(a["title"], p["context"].strip()) for a in data for p in a["paragraphs"]]

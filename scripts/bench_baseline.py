@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rag.backends.llms import LLM, get_llm  # noqa: E402
 from rag.config import Settings  # noqa: E402
-from rag.embedders import get_embedder  # noqa: E402
 from rag.eval.baseline import ask_or_error, build_baseline  # noqa: E402
 from rag.eval.tables import backends_table  # noqa: E402
 from rag.eval.verdicts import judge, load_questions, summarise, verdicts_to_json  # noqa: E402
-from rag.llms import LLM, get_llm  # noqa: E402
+from rag.index.embedders import get_embedder  # noqa: E402
 
 
 def main() -> int:

@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from rag.config import Settings  # noqa: E402
-from rag.corpus import load_corpus  # noqa: E402
-from rag.embedders import get_embedder  # noqa: E402
-from rag.engine import ingest  # noqa: E402
-from rag.store import _DocumentPart  # noqa: E402
+from rag.index.embedders import get_embedder  # noqa: E402
+from rag.index.engine import ingest  # noqa: E402
+from rag.index.store import _DocumentPart  # noqa: E402
+from rag.ingest.corpus import load_corpus  # noqa: E402
 
 PIAF = ROOT.parent / "shared" / "eval" / "piaf-v1.0.json"
 

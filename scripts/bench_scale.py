@@ -4,7 +4,7 @@
         [--backends faiss milvus] [--hnsw | --flat]
 
 Synthetic clustered unit vectors stand in for e5-small chunk embeddings. The index comes from
-`rag.vectors` (`make_faiss_index`, or `write_vectors` for Milvus Lite, searched through the
+`rag.index.vectors` (`make_faiss_index`, or `write_vectors` for Milvus Lite, searched through the
 same `MilvusVectors` the Retriever uses), so the figures are those of whatever index an ingest
 of that many chunks would choose; `--hnsw` forces HNSW at every size in both engines, `--flat`
 gives Milvus FAISS's exact-search limit.
@@ -30,11 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag import vectors as vector_backends  # noqa: E402
+from rag.answering.retrieval import CANDIDATES  # noqa: E402
 from rag.eval.tables import markdown_table  # noqa: E402
 from rag.eval.verdicts import percentile  # noqa: E402
-from rag.retrieval import CANDIDATES  # noqa: E402
-from rag.vectors import make_faiss_index  # noqa: E402
+from rag.index import vectors as vector_backends  # noqa: E402
+from rag.index.vectors import make_faiss_index  # noqa: E402
 
 CLUSTERS = 2_000  # "topics"; every size draws from the same centroids
 NOISE = 1.0  # norm of a vector's offset from its centroid: cosine to the centroid about 0.7
@@ -358,7 +358,7 @@ def markdown(results: dict) -> str:
     header = (
         "chunks",
         "backend",
-        "index (chosen by `rag.vectors`)",
+        "index (chosen by `rag.index.vectors`)",
         "build",
         "RSS growth / peak",
         "on disk",

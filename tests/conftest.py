@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.embedders import Embedder
+from rag.index.embedders import Embedder
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -114,9 +114,9 @@ def hashing_embedder():
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory):
     """A Retriever over the seeds, indexed with the hashing embedder (fast, no model)."""
-    from rag.corpus import load_corpus
-    from rag.retrieval import Retriever
-    from rag.store import build_index, load_index
+    from rag.answering.retrieval import Retriever
+    from rag.index.store import build_index, load_index
+    from rag.ingest.corpus import load_corpus
 
     embedder = HashingEmbedder()
     index_dir = tmp_path_factory.mktemp("index")

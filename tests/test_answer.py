@@ -4,12 +4,12 @@ import json
 import re
 from dataclasses import replace
 
-from rag.answer import RANKING_MARGIN, AnswerPipeline, _Builder
+from rag.answering.answer import RANKING_MARGIN, AnswerPipeline, _Builder
+from rag.answering.retrieval import Evidence
+from rag.backends.llms import ExtractiveLLM
 from rag.config import Settings
-from rag.corpus import load_corpus
 from rag.errors import LLMError
-from rag.llms import ExtractiveLLM
-from rag.retrieval import Evidence
+from rag.ingest.corpus import load_corpus
 from tests.conftest import SEEDS, HashingEmbedder, ScriptedLLM, json_reply
 
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)

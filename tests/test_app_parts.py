@@ -1,10 +1,10 @@
 """Fast tests of the pieces under the browser chat: follow-ups, uploads, citation links."""
 
-from rag.answer import Answer, Source
+from rag.answering.answer import Answer, Source
+from rag.answering.conversation import is_follow_up, standalone_question
 from rag.config import Settings
-from rag.conversation import is_follow_up, standalone_question
-from rag.engine import add_articles, ingest, load_articles
-from rag.store import load_index
+from rag.index.engine import add_articles, ingest, load_articles
+from rag.index.store import load_index
 from ui.render import chat_message, sources_panel
 
 
@@ -88,7 +88,7 @@ def test_citations_link_to_their_turn_and_records_round_trip():
 
 
 def test_the_answer_to_the_question_stands_out_in_its_sentence():
-    from rag.answer import Sentence
+    from rag.answering.answer import Sentence
 
     record = answer()
     record.sentences = [Sentence("La Chine s'est associée à la Zambie.", [1], quote="Zambie")]
@@ -102,7 +102,7 @@ def test_the_answer_to_the_question_stands_out_in_its_sentence():
 
 
 def test_a_short_quote_is_found_in_its_sentence_and_a_whole_one_is_not():
-    from rag.verify import quote_in
+    from rag.answering.verify import quote_in
 
     sentence = "De son côté, la Chine a établi un partenariat avec la Zambie pour ce plan."
     assert quote_in(sentence, "zambie") == "Zambie"

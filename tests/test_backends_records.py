@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from rag.answer import Answer
-from rag.bundled import BUNDLED, ensure_gguf
+from rag.answering.answer import Answer
+from rag.backends.bundled import BUNDLED, ensure_gguf
+from rag.backends.llms import get_llm
 from rag.config import Settings
-from rag.embedders import get_embedder
-from rag.llms import get_llm
+from rag.index.embedders import get_embedder
 from rag.service import Service
 from tests.conftest import SEEDS
 

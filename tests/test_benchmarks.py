@@ -201,8 +201,8 @@ def test_cli_eval_retrieval_with_the_default_embedder(tiny, capsys):
 
 def test_hybrid_fuses_chunks_best_sentences_and_bm25(tiny, hashing_embedder, tmp_path):
     """A paragraph first in all three rankings scores 3 / (RRF_K + 1): none is left out."""
-    from rag.retrieval import RRF_K, Retriever
-    from rag.store import build_index, load_index
+    from rag.answering.retrieval import RRF_K, Retriever
+    from rag.index.store import build_index, load_index
 
     dataset = load_squad(tiny)
     build_index(dataset.documents, hashing_embedder, tmp_path / "index", 64, 8)

@@ -5,12 +5,12 @@ import re
 import docx
 import pytest
 
-from rag import engine
-from rag.answer import Answer, Sentence, Source
-from rag.briefing import render_markdown, write_briefing, write_docx
+from rag.answering.answer import Answer, Sentence, Source
+from rag.answering.briefing import render_markdown, write_briefing, write_docx
 from rag.cli import main
 from rag.config import Settings
 from rag.errors import RagError
+from rag.index import engine
 from rag.service import Service
 
 ZAMBIA = "La Chine   s'est associée\n à la Zambie."

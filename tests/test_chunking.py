@@ -1,5 +1,5 @@
-from rag.chunking import chunk_document, split_sentences
-from rag.corpus import load_corpus
+from rag.ingest.chunking import chunk_document, split_sentences
+from rag.ingest.corpus import load_corpus
 from tests.conftest import SEEDS
 
 
@@ -40,7 +40,7 @@ def test_sentence_spans():
 
 
 def test_sentences_carry_their_section_heading():
-    from rag.chunking import section_headings, with_heading
+    from rag.ingest.chunking import section_headings, with_heading
 
     text = (
         "Titre de l'article\n\nIntro sans section.\n\nPoint de vue pessimiste\n\n"

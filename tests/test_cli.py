@@ -112,7 +112,7 @@ def test_killed_ingest_leaves_the_previous_index_working(tmp_path):
     import signal
     import time
 
-    from rag.store import load_index
+    from rag.index.store import load_index
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()

@@ -1,9 +1,9 @@
 import pytest
 
-from rag.bundled import BUNDLED, ensure_gguf
+from rag.backends.bundled import BUNDLED, ensure_gguf
+from rag.backends.llms import backends, get_llm
 from rag.config import Settings
 from rag.errors import ConfigError, LLMError, ModelAssemblyError
-from rag.llms import backends, get_llm
 from rag.text import detect_language
 
 
@@ -73,7 +73,7 @@ def test_question_language(question, expected):
 def test_prompt_cache_keeps_one_state_per_prompt_set():
     from types import SimpleNamespace
 
-    from rag.llms import _prompt_cache
+    from rag.backends.llms import _prompt_cache
 
     cache = _prompt_cache(entries=3)
     french, english = list(range(100)), list(range(1000, 1100))
@@ -94,8 +94,8 @@ def test_the_reply_opening_goes_into_the_prompt_and_the_grammar_constrains_the_r
     from llama_cpp import LlamaGrammar
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    from rag.llms import continuation_grammar, forced_prefix
-    from rag.prompts import answer_schema
+    from rag.answering.prompts import answer_schema
+    from rag.backends.llms import continuation_grammar, forced_prefix
 
     schema = answer_schema(3)
     assert forced_prefix(schema) == '{"sentences": ['

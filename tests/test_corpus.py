@@ -1,7 +1,7 @@
 import pytest
 
-from rag.corpus import load_corpus, load_text, repair_mojibake
 from rag.errors import CorpusError
+from rag.ingest.corpus import load_corpus, load_text, repair_mojibake
 from tests.conftest import SEEDS
 
 MOJIBAKE_MARKS = ("Ă©", "Ă ", "Ăš", "ĂȘ", "Ă", "Ș", "Ț", "ș", "ț", "đ", "Ÿ")

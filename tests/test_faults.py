@@ -29,12 +29,12 @@ from pathlib import Path
 
 import pytest
 
+from rag.backends.llms import OpenAICompatibleLLM
 from rag.config import Settings
-from rag.corpus import load_corpus
-from rag.engine import add_articles, ingest
 from rag.errors import ConfigError, LLMError
-from rag.llms import OpenAICompatibleLLM
-from rag.store import load_index
+from rag.index.engine import add_articles, ingest
+from rag.index.store import load_index
+from rag.ingest.corpus import load_corpus
 from tests.conftest import ROOT, SEEDS, free_port, stop
 
 SECRET = "zorglub-secret-4242"
@@ -356,8 +356,8 @@ HOSTILE = (
 
 
 def test_chat_bubble_and_briefing_preview_escape_article_text():
-    from rag.answer import Answer, Source
-    from rag.briefing import render_markdown
+    from rag.answering.answer import Answer, Source
+    from rag.answering.briefing import render_markdown
     from ui.render import chat_message, sources_panel
 
     text = HOSTILE.format(port=9)
@@ -649,7 +649,7 @@ def test_ingest_shows_articles_per_second_and_an_eta_on_a_terminal(tmp_path):
 def test_a_hostile_article_is_shown_as_text_in_the_browser(tmp_path):
     from playwright import sync_api
 
-    from rag.llms import get_llm
+    from rag.backends.llms import get_llm
     from rag.service import Service
     from tests.test_browser import CHROMIUM, ask, open_page
     from ui.app import build_app, launch

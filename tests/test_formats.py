@@ -5,16 +5,16 @@ import shutil
 import docx
 import pytest
 
-from rag.answer import Answer
+from rag.answering.answer import Answer
+from rag.backends.llms import get_llm
 from rag.cli import format_answer
 from rag.config import Settings
-from rag.corpus import PAGE_MARK, load_corpus, load_document, load_text
-from rag.embedders import get_embedder
-from rag.engine import add_articles, ingest
-from rag.formats import drop_running_lines
-from rag.llms import get_llm
+from rag.index.embedders import get_embedder
+from rag.index.engine import add_articles, ingest
+from rag.index.store import load_index
+from rag.ingest.corpus import PAGE_MARK, load_corpus, load_document, load_text
+from rag.ingest.formats import drop_running_lines
 from rag.service import Service
-from rag.store import load_index
 from tests.conftest import ROOT, SEEDS
 from ui.render import sources_panel
 

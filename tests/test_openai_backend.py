@@ -8,11 +8,11 @@ import urllib.request
 
 import pytest
 
-from rag.answer import Answer, Draft
-from rag.bundled import BUNDLED, ensure_gguf
+from rag.answering.answer import Answer, Draft
+from rag.backends.bundled import BUNDLED, ensure_gguf
+from rag.backends.llms import get_llm
 from rag.config import Settings
-from rag.embedders import get_embedder
-from rag.llms import get_llm
+from rag.index.embedders import get_embedder
 from rag.service import Service
 from tests.conftest import SEEDS, free_port, stop
 

@@ -14,10 +14,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from rag.answer import AnswerPipeline
+from rag.answering.answer import AnswerPipeline
+from rag.answering.periods import (
+    Filters,
+    Period,
+    bounds,
+    mentioned_spans,
+    parse_period,
+    without_relative,
+)
+from rag.backends.llms import ExtractiveLLM
 from rag.config import Settings
-from rag.llms import ExtractiveLLM
-from rag.periods import Filters, Period, bounds, mentioned_spans, parse_period, without_relative
 from tests.conftest import QUESTIONS, ROOT, ScriptedLLM, json_reply
 
 NEWEST = date(2025, 3, 20)  # the newest seed article: "now" for relative expressions

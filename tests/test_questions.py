@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.questions import DEFAULT_MAX_QUESTION_CHARS, check_question, content_words
+from rag.answering.questions import DEFAULT_MAX_QUESTION_CHARS, check_question, content_words
 
 
 @pytest.mark.parametrize(

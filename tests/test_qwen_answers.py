@@ -5,8 +5,8 @@ import json
 import pytest
 
 from rag.config import Settings
-from rag.embedders import get_embedder
 from rag.eval.verdicts import judge, summarise, verdicts_to_json
+from rag.index.embedders import get_embedder
 from rag.service import Service
 from tests.conftest import ROOT, SEEDS
 

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from conftest import ROOT, free_port, stop
 
-from rag.corpus import load_corpus
-from rag.embedders import OpenAIEmbedder, SentenceTransformerEmbedder, get_embedder
+from rag.answering.retrieval import Retriever
 from rag.errors import ConfigError, IndexStoreError
-from rag.retrieval import Retriever
-from rag.store import build_index, load_index
+from rag.index.embedders import OpenAIEmbedder, SentenceTransformerEmbedder, get_embedder
+from rag.index.store import build_index, load_index
+from rag.ingest.corpus import load_corpus
 
 pytestmark = pytest.mark.slow
 

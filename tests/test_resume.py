@@ -11,9 +11,9 @@ import time
 import numpy as np
 from conftest import ROOT, SEEDS
 
-from rag.corpus import load_corpus
-from rag.embed_cache import CACHE_FILE, EmbeddingCache
-from rag.store import build_index, load_index
+from rag.index.embed_cache import CACHE_FILE, EmbeddingCache
+from rag.index.store import build_index, load_index
+from rag.ingest.corpus import load_corpus
 
 # An ingest in its own process, with an embedder slow enough to be killed half-way.
 INGEST = textwrap.dedent(
@@ -21,8 +21,8 @@ INGEST = textwrap.dedent(
     import sys, time
     sys.path[:0] = [{root!r}, {tests!r}]
     from conftest import HashingEmbedder
-    from rag.corpus import load_corpus
-    from rag.store import build_index
+    from rag.ingest.corpus import load_corpus
+    from rag.index.store import build_index
 
     class Slow(HashingEmbedder):
         def embed_batch(self, texts, is_query):

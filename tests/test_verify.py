@@ -1,6 +1,6 @@
-"""The answer checks of rag.verify, on sentences the bundled model really wrote."""
+"""The answer checks of rag.answering.verify, on sentences the bundled model really wrote."""
 
-from rag.verify import mentions_asked_names, with_answer
+from rag.answering.verify import mentions_asked_names, with_answer
 
 PASSAGES = (
     "Ces développements sont d’une importance stratégique, où l’IA pourrait devenir une arme "
@@ -44,7 +44,7 @@ def test_the_names_a_question_asks_about_must_be_in_the_answer_or_its_article():
 
 # --- the quote check: the model's short "answer" must be found in the passage it cites ---------
 
-from rag.verify import as_sentence, holds_quote, states_quote  # noqa: E402
+from rag.answering.verify import as_sentence, holds_quote, states_quote  # noqa: E402
 
 LI_QIANG = (
     "Le Premier ministre chinois Li Qiang a pris la parole à Shanghai, lors de l’ouverture "
@@ -110,7 +110,7 @@ def test_the_question_repeated_in_translation_does_not_state_the_quote():
 
 
 def test_a_question_asking_for_an_amount_or_a_date_needs_a_number():
-    from rag.verify import has_number_if_asked
+    from rag.answering.verify import has_number_if_asked
 
     assert not has_number_if_asked("Quel montant la Chine a-t-elle investi ?", "Elle a investi.")
     assert has_number_if_asked("Quel montant la Chine a-t-elle investi ?", "60 milliards.")
@@ -119,7 +119,7 @@ def test_a_question_asking_for_an_amount_or_a_date_needs_a_number():
 
 
 def test_counts_in_words_are_numbers_said():
-    from rag.verify import numbers_said
+    from rag.answering.verify import numbers_said
 
     assert numbers_said("De structure classique, en quatre mouvements.") == {"4"}
     assert numbers_said("Three of the 12 ships.") == {"3", "12"}
@@ -127,14 +127,14 @@ def test_counts_in_words_are_numbers_said():
 
 
 def test_the_sentence_holding_a_quote_does_not_start_with_the_previous_quotations_end():
-    from rag.verify import sentence_holding
+    from rag.answering.verify import sentence_holding
 
     passage = "Il écrit : « Tout bien examiné, je crois. » C'est le poète Birot qui suggéra ce mot."
     assert sentence_holding("Birot", passage) == "C'est le poète Birot qui suggéra ce mot."
 
 
 def test_a_sentence_taken_out_of_its_article_reads_on_its_own():
-    from rag.verify import readable, sentence_holding
+    from rag.answering.verify import readable, sentence_holding
 
     # It starts inside a quotation: the opening mark is given back.
     passage = "« Nous sommes prêts. Nous devrions donc unir nos forces », a-t-il dit à Shanghai."

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
-from rag.engine import ingest, load_articles, open_index
 from rag.errors import ConfigError, CorpusError
-from rag.store import read_sources
-from rag.web import (
+from rag.index.engine import ingest, load_articles, open_index
+from rag.index.store import read_sources
+from rag.ingest.web import (
     USER_AGENT,
     FetchError,
     WebStore,

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import gradio as gr
 
-from rag.answer import Answer, Draft
-from rag.briefing import render_markdown, write_briefing
-from rag.periods import Filters, bounds
+from rag.answering.answer import Answer, Draft
+from rag.answering.briefing import render_markdown, write_briefing
+from rag.answering.periods import Filters, bounds
 from ui.labels import ADD_TO_BRIEFING, I18N
 from ui.render import chat_message, plain, sources_panel
 from ui.timeline import timeline_html

@@ -5,9 +5,9 @@ from __future__ import annotations
 import html
 import re
 
-from rag.answer import Answer, period_label
-from rag.briefing import escape_markdown, with_bold_quotes
-from rag.periods import Period
+from rag.answering.answer import Answer, period_label
+from rag.answering.briefing import escape_markdown, with_bold_quotes
+from rag.answering.periods import Period
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited passage
 _CITATION = re.compile(r"\[(\d+)\]")

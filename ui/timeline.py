@@ -10,7 +10,7 @@ import html
 from collections import Counter
 from urllib.parse import urlparse
 
-from rag.corpus import Document
+from rag.ingest.corpus import Document
 
 LABELS = {
     "fr": {

@@ -3,9 +3,9 @@
 `VectorStoreIndex` with llama-index's default `SentenceSplitter` (1024 tokens, overlap 200) and
 default retriever (`similarity_top_k=2`), answered by `CitationQueryEngine` with its default
 prompts and citation chunks (512 tokens, overlap 20). Only the parts that must match the product
-are ours: the cleaned documents (`rag.corpus`), the embedder and the LLM, wrapped as llama-index
-components. The reply is turned into an `Answer` so `rag.eval.verdicts.judge` scores both the
-same way.
+are ours: the cleaned documents (`rag.ingest.corpus`), the embedder and the LLM, wrapped as
+llama-index components. The reply is turned into an `Answer` so `rag.eval.verdicts.judge`
+scores both the same way.
 
 How the reply is read (a heuristic, since the default prompt gives no structure):
 - citations are `[n]` marks (also `[1, 2]`, `[Source 1]`, or a bare "Source 1") whose `n` names
@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rag.answer import Answer, Sentence, Source
+from rag.answering.answer import Answer, Sentence, Source
+from rag.backends.llms import LLM
 from rag.config import Settings
-from rag.corpus import Document, load_corpus
-from rag.embedders import Embedder
 from rag.errors import ConfigError, LLMError
-from rag.llms import LLM
+from rag.index.embedders import Embedder
+from rag.ingest.corpus import Document, load_corpus
 from rag.text import detect_language
 
 try:

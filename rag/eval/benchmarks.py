@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rag.answering.retrieval import MODES, Retriever
+from rag.backends.llms import LLM
 from rag.config import Settings
-from rag.corpus import Document
-from rag.embedders import Embedder
 from rag.errors import ConfigError
 from rag.eval.squad_answers import read_squad
 from rag.eval.verdicts import percentile
-from rag.llms import LLM
-from rag.retrieval import MODES, Retriever
-from rag.store import build_index, load_index
+from rag.index.embedders import Embedder
+from rag.index.store import build_index, load_index
+from rag.ingest.corpus import Document
 from rag.text import detect_document_language
 
 RECALL_CUTOFFS = (1, 5, 10)
@@ -247,9 +247,9 @@ def evaluate_answers(
     `mode` picks the retriever (hybrid, dense or bm25) that feeds the evidence."""
     from tqdm import tqdm
 
-    from rag.answer import AnswerPipeline
-    from rag.corpus import load_corpus
+    from rag.answering.answer import AnswerPipeline
     from rag.eval.verdicts import judge, summarise
+    from rag.ingest.corpus import load_corpus
 
     with tempfile.TemporaryDirectory(prefix="rag-eval-") as work:
         loaded = load_corpus(corpus_dir or settings.corpus_dir)

@@ -159,7 +159,7 @@ def evaluate_dataset_answers(
     """
     from tqdm import tqdm
 
-    from rag.answer import AnswerPipeline
+    from rag.answering.answer import AnswerPipeline
     from rag.eval.verdicts import judge, summarise
 
     unknown = [s for s in splits if s not in SPLITS]
@@ -187,9 +187,9 @@ def prepare(dataset, settings, embedder, work_dir, progress: bool = True):
     """The split, and a retriever over its corpus indexed under `work_dir` (incrementally)."""
     from tqdm import tqdm
 
-    from rag.corpus import load_corpus
-    from rag.retrieval import Retriever
-    from rag.store import build_index, load_index
+    from rag.answering.retrieval import Retriever
+    from rag.index.store import build_index, load_index
+    from rag.ingest.corpus import load_corpus
 
     split = split_articles(load_articles(dataset))
     work_dir = Path(work_dir)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from rag import prompts
-from rag.answer import Answer
+from rag.answering import prompts
+from rag.answering.answer import Answer
 from rag.eval.tables import markdown_table
 from rag.eval.verdicts import judge
 

@@ -8,7 +8,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rag.answer import Answer
+from rag.answering.answer import Answer
 from rag.text import detect_language, fold
 
 

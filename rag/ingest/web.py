@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rag.corpus import (
+from rag.errors import ConfigError, CorpusError
+from rag.ingest.corpus import (
     DEFAULT_MAX_BYTES,
     Document,
     LoadResult,
@@ -32,7 +33,6 @@ from rag.corpus import (
     load_text,
     read_regular_file,
 )
-from rag.errors import ConfigError, CorpusError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ DOC_ID_CHARS = 60
 # page drawn by JavaScript (trafilatura finds "Accueil A" in a page of links).
 MIN_PAGE_CHARS = 200
 
-# progress(stage, done, total), as in rag.engine
+# progress(stage, done, total), as in rag.index.engine
 Progress = Callable[[str, int, int], None]
 
 

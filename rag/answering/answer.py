@@ -8,17 +8,19 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
-from rag import prompts
-from rag.broad import BROAD_EVIDENCE, BROAD_MAX_TOKENS, BROAD_PER_ARTICLE, BROAD_TOP_K, is_broad
-from rag.config import Settings
-from rag.conversation import standalone_question
-from rag.errors import LLMError
-from rag.llms import LLM
-from rag.periods import Filters, Period, newest_date, parse_period, without_period
-from rag.questions import check_question
-from rag.retrieval import Evidence, Retrieval, Retriever
-from rag.text import detect_language, majority_language
-from rag.verify import (
+from rag.answering import prompts
+from rag.answering.broad import (
+    BROAD_EVIDENCE,
+    BROAD_MAX_TOKENS,
+    BROAD_PER_ARTICLE,
+    BROAD_TOP_K,
+    is_broad,
+)
+from rag.answering.conversation import standalone_question
+from rag.answering.periods import Filters, Period, newest_date, parse_period, without_period
+from rag.answering.questions import check_question
+from rag.answering.retrieval import Evidence, Retrieval, Retriever
+from rag.answering.verify import (
     SUPPORT_COSINE,
     as_sentence,
     common_keys,
@@ -33,6 +35,10 @@ from rag.verify import (
     supporting_sources,
     with_answer,
 )
+from rag.backends.llms import LLM
+from rag.config import Settings
+from rag.errors import LLMError
+from rag.text import detect_language, majority_language
 
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
@@ -148,7 +154,7 @@ class AnswerPipeline:
         """Yield `Draft`s while the model writes, then the verified `Answer`.
 
         `previous` holds the conversation's earlier questions: a follow-up such as
-        "et pourquoi ?" is answered as the question it follows (see `rag.conversation`).
+        "et pourquoi ?" is answered as the question it follows (see `rag.answering.conversation`).
         `filters` (a period, a source) restrict the articles; without a period, the one the
         question names, if any, is used (see `resolve_filters`).
         """
@@ -395,7 +401,7 @@ class _Builder:
         Each sentence comes with the model's short quote. A quote found in a passage grounds
         the sentence there, whatever the wording of the sentence: a sentence that does not
         state the quote is replaced by the quote. A sentence without a quote found in the
-        passages must be supported by the passage it cites (see `rag.verify.support`).
+        passages must be supported by the passage it cites (see `rag.answering.verify.support`).
         """
         reply = _json_reply(raw)
         if reply is not None:

@@ -5,12 +5,12 @@ Layout under the index folder:
     sources.json       where the articles come from (folders, uploads), beside the generations
                        so that a damaged generation can be rebuilt from the right folder
     embed-cache.sqlite the vectors of an ingest under way, so a killed one resumes
-                       (rag/embed_cache.py); deleted once the new generation is live
+                       (rag/index/embed_cache.py); deleted once the new generation is live
     .ingest.lock       held by the ingest under way (one at a time per index)
     gen-*/             one complete index: manifest.json, chunks.jsonl, documents.jsonl,
                        vectors.npy, bm25/, and the chunk vectors' search index: faiss.index,
                        or milvus.db/ (Milvus Lite), or a collection on a Milvus server
-                       (rag/vectors.py; the manifest's "vectors" record says which)
+                       (rag/index/vectors.py; the manifest's "vectors" record says which)
 An ingest writes a new generation in a temporary folder, renames it, then flips CURRENT, so a
 killed ingest leaves the previous generation live and untouched.
 """
@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.chunking import Chunk, chunk_document, section_headings, split_sentences, with_heading
-from rag.corpus import Document
-from rag.embed_cache import EmbeddingCache, text_key
-from rag.embedders import Embedder
+from rag.ingest.chunking import Chunk, chunk_document, section_headings, split_sentences, with_heading
+from rag.ingest.corpus import Document
+from rag.index.embed_cache import EmbeddingCache, text_key
+from rag.index.embedders import Embedder
 from rag.errors import IndexStoreError
 from rag.text import bm25_tokenize
-from rag.vectors import (
+from rag.index.vectors import (
     VectorStore,
     drop_stale_collections,
     index_kind,
@@ -194,7 +194,7 @@ def build_index(
     at question time is a dot product instead of a model call. `progress(n)` is called with
     the number of texts embedded by each batch; `article_progress(stage, done, total)` counts
     the articles chunked, then embedded. `sources` is recorded in the manifest and in
-    `sources.json`. `backend` says which engine searches the chunk vectors (rag/vectors.py;
+    `sources.json`. `backend` says which engine searches the chunk vectors (rag/index/vectors.py;
     "" keeps the live generation's, FAISS for a new index); changing it re-embeds nothing.
     """
     backend = backend or backend_of(read_manifest(index_dir) or {})
@@ -397,7 +397,7 @@ def load_index(index_dir: str | Path) -> Index:
     try:
         record = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))["vectors"]
     except (OSError, ValueError, KeyError, TypeError):
-        record = {}  # a manifest written before rag/vectors.py: FAISS (or damaged: see below)
+        record = {}  # a manifest written before rag/index/vectors.py: FAISS (or damaged: see below)
     required = REQUIRED_FILES + required_files(record)
     missing = [name for name in required if not (directory / name).is_file()]
     if missing or not (directory / "bm25").is_dir():

@@ -130,7 +130,7 @@ def states_quote(text: str, quote: str, cited: str, question: str, close: bool =
     It must keep the quote's numbers, and its names unless it is `close` to the cited passage
     (e5 cosine, computed by the caller: names get translated too, "IA" / "AI"); its numbers
     must come from the passages or the question, and so must most of its names. (In the
-    passages' own language the answer is the passage's sentence itself: see `rag.answer`.)
+    passages' own language the answer is the passage's sentence itself: see `rag.answering.answer`.)
     """
     if not text.strip() or text.rstrip().endswith("?"):
         return False
@@ -170,7 +170,7 @@ def as_sentence(quote: str) -> str:
 def sentence_holding(quote: str, passage: str) -> str:
     """The passage's own sentence that holds the quote (the whole passage when the quote runs
     across sentences): the answer in the source's words, with its context."""
-    from rag.chunking import split_sentences
+    from rag.ingest.chunking import split_sentences
 
     for start, end in split_sentences(passage):
         if holds_quote(passage[start:end], quote):

@@ -8,7 +8,7 @@ A backend is chosen by the `index_backend` setting (`RAG_INDEX_BACKEND`):
 
 Only the dense search of the chunks moves to the engine. BM25 (bm25s, with our French stemmer),
 the sentence vectors used for evidence and the fusion stay in the generation folder and in
-rag/retrieval.py, so hybrid search is the same whichever engine answers the dense part.
+rag/answering/retrieval.py, so hybrid search is the same whichever engine answers the dense part.
 Each generation writes its own vectors (a Milvus Lite folder or a cluster collection named
 after the generation), so the previous index answers while the next one is built.
 """
@@ -26,9 +26,9 @@ from typing import Protocol
 import numpy as np
 
 from rag import threads
+from rag.config import BACKENDS, parse_backend  # noqa: F401 (re-exported)
 from rag.errors import ConfigError, IndexStoreError
 
-BACKENDS = ("faiss", "milvus", "milvus:http://HOST:19530")
 FAISS_FILE = "faiss.index"
 MILVUS_LITE_FOLDER = "milvus.db"  # pymilvus starts Milvus Lite for a URI ending in .db
 # Above this many chunks, an approximate HNSW index replaces exact search. Milvus Lite's exact
@@ -61,16 +61,6 @@ class VectorStore(Protocol):
         """The `k` best (row, inner product) pairs, best first; when a filter is given, only
         among those rows (FAISS) or those documents' chunks (Milvus): the Retriever passes
         both, each engine uses the one it can filter on."""
-
-
-def parse_backend(spec: str) -> tuple[str, str | None]:
-    """("faiss", None), ("milvus", None) for Milvus Lite, or ("milvus", URI) for a server."""
-    spec = spec.strip()
-    if spec in ("faiss", "milvus"):
-        return spec, None
-    if spec.startswith("milvus:") and re.match(r"^(https?|tcp)://.+", spec[len("milvus:") :]):
-        return "milvus", spec[len("milvus:") :]
-    raise ConfigError(f"index_backend={spec!r}: choose one of {', '.join(BACKENDS)}.")
 
 
 def index_kind(count: int, backend: str = "faiss") -> str:

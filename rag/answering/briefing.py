@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.answer import Answer, Source
+from rag.answering.answer import Answer, Source
 from rag.errors import ConfigError
 from rag.text import majority_language, whole_words
 

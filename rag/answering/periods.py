@@ -143,7 +143,7 @@ class Filters:
         return bool(self.source) or (self.period is not None and self.period.is_range)
 
     def allows(self, document, spans=()) -> bool:
-        """Whether an article (`rag.corpus.Document`) may be used. A period read from the
+        """Whether an article (`rag.ingest.corpus.Document`) may be used. A period read from the
         question also lets in an article that writes a date of the period (`spans`, see
         `mentioned_spans`): a question names the time of the events, which is the articles'
         date in news ("what happened in March 2025?") but not in a history article."""

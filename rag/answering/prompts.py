@@ -67,7 +67,7 @@ Question : Quel est le budget de l'armée ?""",
     ],
 }
 
-# Broad questions ("résume…", "compare…", see rag/broad.py): a few cited points, no quote field.
+# Broad questions ("résume…", "compare…", see broad.py): a few cited points, no quote field.
 BROAD_SYSTEM_PROMPTS = {
     "en": """You answer broad questions about news articles using ONLY the numbered sources.
 Rules:

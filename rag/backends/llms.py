@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.bundled import BUNDLED, ensure_gguf
+from rag.backends.bundled import BUNDLED, ensure_gguf
 from rag.config import Settings
 from rag.errors import LLMError
 from rag.threads import llama_threads

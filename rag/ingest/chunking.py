@@ -6,7 +6,7 @@ import bisect
 import re
 from dataclasses import asdict, dataclass
 
-from rag.corpus import Document
+from rag.ingest.corpus import Document
 
 
 @dataclass(frozen=True)

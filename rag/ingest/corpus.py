@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import CorpusError
-from rag.formats import read_docx, read_pdf
+from rag.ingest.formats import read_docx, read_pdf
 from rag.text import detect_document_language
 
 log = logging.getLogger(__name__)

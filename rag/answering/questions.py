@@ -5,10 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# About 300 tokens of French: the question fits beside the instructions, the worked examples and
-# four evidence passages in the bundled models' 2,048-token context, and in e5's 512 tokens.
-# (A 20,000-character question asked for 5,997 tokens and fell back to the extractive answer.)
-DEFAULT_MAX_QUESTION_CHARS = 1000
+from rag.config import DEFAULT_MAX_QUESTION_CHARS
 
 # Words that carry no subject: a question made only of these has nothing to look for.
 FUNCTION_WORDS = frozenset(

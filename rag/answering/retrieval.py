@@ -9,10 +9,10 @@ from datetime import date
 
 import numpy as np
 
-from rag.chunking import Chunk
-from rag.embedders import Embedder
-from rag.periods import Filters, bounds, mentioned_spans, without_relative
-from rag.store import Index, check_embedder
+from rag.answering.periods import Filters, bounds, mentioned_spans, without_relative
+from rag.index.embedders import Embedder
+from rag.index.store import Index, check_embedder
+from rag.ingest.chunking import Chunk
 from rag.text import bm25_tokenize
 
 # The constant of reciprocal rank fusion, score = sum of 1 / (RRF_K + rank). Cormack et al.'s 60
@@ -183,7 +183,7 @@ class Retriever:
         }
 
     def _mentioned_spans(self) -> dict[str, list[tuple[str, str]]]:
-        """The dates each article writes (see `rag.periods.mentioned_spans`), read once."""
+        """The dates each article writes (see `periods.mentioned_spans`), read once."""
         if self._spans is None:
             self._spans = {
                 doc_id: mentioned_spans(d.text) for doc_id, d in self.index.documents.items()

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.config import Settings
-from rag.corpus import SUPPORTED_SUFFIXES, LoadResult, Skipped, load_corpus, load_document
-from rag.embedders import Embedder, get_embedder
+from rag.ingest.corpus import SUPPORTED_SUFFIXES, LoadResult, Skipped, load_corpus, load_document
+from rag.index.embedders import Embedder, get_embedder
 from rag.errors import CorpusError, IndexStoreError
-from rag.locks import ingest_lock
-from rag.progress import TerminalProgress
-from rag.store import (
+from rag.index.locks import ingest_lock
+from rag.index.progress import TerminalProgress
+from rag.index.store import (
     Index,
     IngestReport,
     Sources,
@@ -25,7 +25,7 @@ from rag.store import (
     read_manifest,
     read_sources,
 )
-from rag.web import Fetched, WebStore, fetch_feeds, fetch_pages, read_feed_state
+from rag.ingest.web import Fetched, WebStore, fetch_feeds, fetch_pages, read_feed_state
 
 log = logging.getLogger(__name__)
 

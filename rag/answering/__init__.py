@@ -1,0 +1,1 @@
+"""Question in, cited answer out: retrieval, evidence, prompts, checks, and briefing notes."""

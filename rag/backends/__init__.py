@@ -1,0 +1,1 @@
+"""The LLM backends: a registry of llama.cpp, OpenAI-compatible and extractive answerers."""

@@ -1,0 +1,1 @@
+"""The index: embedders, vectors (FAISS or Milvus), BM25, manifest, and keeping it current."""

@@ -1,0 +1,1 @@
+"""Articles in: reading files, web pages and feeds; repair, boilerplate, metadata; chunks."""
