@@ -1,19 +1,23 @@
 # Two entry points: `make run` (the app on the embedded defaults) and `make test`.
 # Both set up everything from nothing: virtualenv, dependencies, model weights, index.
+# `make` alone lists the targets: each one's `## ` comment is its line in that list.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install chromium infinity run test test-fast lint bench clean-index
+.PHONY: help install chromium infinity run test test-fast lint docs bench clean-index
+.DEFAULT_GOAL := help
 
-# llama.cpp is compiled here. Its default build targets this very CPU (-march=native), which on
-# our VMs turns on Intel AMX: the CPU lists it, the hypervisor does not enable it, and the model
-# dies on its first token ("invalid opcode", tilezero). So: a portable x86-64-v3 build
-# (AVX2/FMA/F16C), never taken from pip's cache, where a native build could lie.
-# Where the CPU has AVX-512 with VNNI and BF16 (checked in /proc/cpuinfo), those are turned on
-# too, still without AMX: on this VM the prompt is read 1.45x faster (562 tokens: 11.1-12.7 s
-# -> 7.5-7.9 s, alternating A/B runs on the bundled 1.5B; generation unchanged, 11.7 tokens/s).
+help: ## this list
+	@echo "make TARGET, one of:"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# llama.cpp is compiled here, never taken from pip's cache, where a native build could lie.
+# Not -march=native: a CPU may list Intel AMX that its hypervisor does not enable, and the model
+# then dies on its first token ("invalid opcode", tilezero). So a portable x86-64-v3 build
+# (AVX2/FMA/F16C), plus AVX-512 with VNNI and BF16 where /proc/cpuinfo lists them, never AMX
+# (docs/decisions/2026-11-28-llama-cpp-build.md).
 LLAMA_VERSION := 0.3.36
 AVX512_FLAGS := avx512f avx512bw avx512dq avx512vl avx512vbmi avx512_vnni avx512_bf16 avx_vnni
 ifeq ($(shell uname -m),x86_64)
@@ -38,9 +42,9 @@ $(STAMP): pyproject.toml Makefile $(LLAMA_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) ## the virtualenv in .venv with every dependency (llama.cpp compiled once)
 
-run: install
+run: install ## the browser chat on http://127.0.0.1:7860 (the index is built on first start)
 	$(BIN)/rag serve
 
 # An Infinity embedding server (OpenAI-compatible /v1/embeddings) for the remote embedder's
@@ -57,24 +61,28 @@ $(INFINITY_STAMP):
 	$(INFINITY_VENV)/bin/python -m pip install --quiet 'infinity-emb[server,torch]==$(INFINITY_VERSION)'
 	touch $@
 
-infinity: $(INFINITY_STAMP)
+infinity: $(INFINITY_STAMP) ## the Infinity embedding server the remote-embedder tests start
 
 # The browser tests drive Debian's chromium (never a browser downloaded by Playwright).
-chromium:
+chromium: ## Debian's chromium for the browser tests (apt-get, as root)
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
-test: install chromium infinity
+test: install chromium infinity ## everything CI runs: ruff, then all of pytest (real Qwen, browser)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -ra
 
-test-fast: install
+test-fast: install ## ruff and the tests not marked slow (a few minutes; no browser, no Qwen)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -ra -m "not slow"
 
-lint: install
+lint: install ## ruff check and ruff format --check
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-bench: install
+docs: install ## regenerate docs/cli.md and docs/configuration.md from the code
+	$(BIN)/cog -r -I . -I scripts docs/cli.md docs/configuration.md
+
+bench: install ## seed and time questions: quality and speed per backend (tens of minutes)
 	$(BIN)/python scripts/bench.py
 
-clean-index:
+clean-index: ## delete the generated index (rebuilt on next use); uploads stay
 	rm -rf index/gen-* index/CURRENT index/.tmp-* index/embed-cache.sqlite*

