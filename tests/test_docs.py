@@ -72,7 +72,7 @@ def test_every_rag_variable_is_documented():
         names |= set(re.findall(r"[\"'](RAG_[A-Z0-9_]*[A-Z0-9])[\"']", path.read_text("utf-8")))
     assert names, "no RAG_ variable found in the code: the pattern above is wrong"
     missing = sorted(name for name in names if f"`{name}`" not in page)
-    assert not missing, f"{missing}: add them to docs/configuration.md (Other environment variables)"
+    assert not missing, f"{missing}: add them to docs/configuration.md, Other environment variables"
 
 
 def test_no_dead_relative_link():
