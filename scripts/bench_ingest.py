@@ -6,7 +6,7 @@ PIAF's paragraphs are grouped by their Wikipedia article (up to `--paragraphs` e
 speed is the embedder alone on exactly the texts the ingest embeds (its chunks and sentences),
 in batches of 32 in article order; the ingest figure is `rag ingest` end to end (reading,
 chunking, embedding, FAISS, BM25, writing), on an empty index. Not a test: numbers for the
-README, best measured on a quiet machine.
+docs/lab/, best measured on a quiet machine.
 """
 
 from __future__ import annotations

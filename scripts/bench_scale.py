@@ -8,7 +8,7 @@ Synthetic clustered unit vectors stand in for e5-small chunk embeddings. The ind
 same `MilvusVectors` the Retriever uses), so the figures are those of whatever index an ingest
 of that many chunks would choose; `--hnsw` forces HNSW at every size in both engines, `--flat`
 gives Milvus FAISS's exact-search limit.
-Prints a Markdown table for the README and writes the raw figures to bench-results/scale.json
+Prints a Markdown table (for docs/lab/) and writes the raw figures to bench-results/scale.json
 (scale-milvus.json etc. when other backends are measured).
 """
 

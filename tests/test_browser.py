@@ -1,7 +1,7 @@
 """The real app in headless Chromium, with the bundled Qwen (slow).
 
 Debian's chromium is driven by Playwright; Playwright never downloads a browser of its own.
-The test run also takes the README's screenshots (docs/screenshots/).
+The test run also takes the screenshots of the README and docs/ (docs/screenshots/).
 """
 
 from __future__ import annotations

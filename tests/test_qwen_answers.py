@@ -41,8 +41,8 @@ def test_seed_questions_with_the_default_model(service, questions):
     )
     failures = [f"{v.id}: {v.question} -> {v.answer}" for v in verdicts if not v.passed]
     print("\n".join(failures))
-    # Regression floors, a little under the figures measured and reported in the README
-    # ("Measured"): two answerable questions of margin, so that one flipped answer on another
+    # Regression floors, a little under the figures measured and reported in
+    # docs/evaluation.md: two answerable questions of margin, so that one flipped answer on another
     # CPU does not fail the build while a real regression does.
     assert summary["correct_and_cited"] >= MIN_CORRECT_AND_CITED, failures
     assert summary["refused_unanswerable"] >= MIN_REFUSED, failures
