@@ -4,7 +4,7 @@
     .venv/bin/python scripts/bench.py --llm qwen2.5-coder-1.5b --questions ''  # time set only
 
 Prints a Markdown table (for docs/evaluation.md, docs/lab/) and writes the raw figures to
-bench-results/
+bench-results/.
 """
 
 from __future__ import annotations
