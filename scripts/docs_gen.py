@@ -129,4 +129,4 @@ def example_toml() -> str:
 
 
 def _toml_value(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+    return json.dumps(value, ensure_ascii=False) if isinstance(value, str | bool) else repr(value)
