@@ -61,7 +61,7 @@ $(INFINITY_STAMP):
 	$(INFINITY_VENV)/bin/python -m pip install --quiet 'infinity-emb[server,torch]==$(INFINITY_VERSION)'
 	touch $@
 
-infinity: $(INFINITY_STAMP) ## the Infinity embedding server the remote-embedder tests start
+infinity: $(INFINITY_STAMP) ## .venv-infinity: the Infinity embedding server for the remote-embedder tests
 
 # The browser tests drive Debian's chromium (never a browser downloaded by Playwright).
 chromium: ## Debian's chromium for the browser tests (apt-get, as root)
