@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.config import DEFAULT_MAX_DOCUMENT_CHARS, DEFAULT_MAX_PDF_PAGES, DEFAULT_MAX_UNZIPPED_BYTES
 from rag.errors import CorpusError
-from rag.ingest.formats import read_docx, read_pdf
+from rag.ingest.formats import check_length, read_docx, read_pdf
 from rag.text import detect_document_language
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,20 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one document may expand to once read; the settings of the same names."""
+
+    max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS
+    max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES
+
+    @classmethod
+    def of(cls, settings) -> Limits:
+        """The limits a `rag.config.Settings` sets."""
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
 class Skipped:
     path: str
     reason: str
@@ -63,6 +78,7 @@ def load_corpus(
     folder: str | Path,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[int, int], None] | None = None,
+    limits: Limits = Limits(),
 ) -> LoadResult:
     """The articles of `folder` (recursively), and every other file skipped with its reason.
 
@@ -84,7 +100,7 @@ def load_corpus(
     for done, (path, target) in enumerate(readable, 1):
         doc_id = str(path.relative_to(folder).with_suffix("")).replace(os.sep, "__")
         try:
-            document = load_document(target, max_bytes, doc_id=doc_id)
+            document = load_document(target, max_bytes, doc_id=doc_id, limits=limits)
             documents.append(dataclasses.replace(document, path=str(path)))
         except CorpusError as exc:
             log.warning("skipped %s: %s", path, exc)
@@ -157,7 +173,10 @@ def _file_kind(mode: int) -> str:
 
 
 def load_document(
-    path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, doc_id: str | None = None
+    path: str | Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    doc_id: str | None = None,
+    limits: Limits = Limits(),
 ) -> Document:
     """One file, cleaned; raises CorpusError with the reason when it cannot be used."""
     path = Path(path)
@@ -166,15 +185,15 @@ def load_document(
         path.suffix.lower(),
         doc_id or path.stem,
     )
+    chars = limits.max_document_chars
     if suffix == ".pdf":
-        pdf = read_pdf(data, path.name)
-        return load_text("", doc_id, str(path), pages=pdf.pages, title=pdf.title)
+        pdf = read_pdf(data, path.name, limits.max_pdf_pages, chars)
+        return load_text("", doc_id, str(path), pages=pdf.pages, title=pdf.title, max_chars=chars)
     if suffix == ".docx":
-        text, title = read_docx(data, path.name)
-        return load_text(text, doc_id, str(path), title=title)
-    return load_text(
-        decode(data, path.name), doc_id, str(path), is_html=suffix in (".html", ".htm")
-    )
+        text, title = read_docx(data, path.name, limits.max_unzipped_bytes, chars)
+        return load_text(text, doc_id, str(path), title=title, max_chars=chars)
+    is_html = suffix in (".html", ".htm")
+    return load_text(decode(data, path.name), doc_id, str(path), is_html, max_chars=chars)
 
 
 def read_regular_file(path: Path, max_bytes: int) -> bytes:
@@ -235,18 +254,21 @@ def load_text(
     title: str | None = None,
     date: str | None = None,
     url: str | None = None,
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
 ) -> Document:
     """The cleaning pipeline on text already in memory (files, uploads, fetched pages).
 
     `pages` (a PDF's) replaces `raw`: the pages are cleaned as one text, and where each one
     starts in the cleaned text is kept, so that any offset maps to its page. `title`, `date`
-    and `url` given win over what the text says.
+    and `url` given win over what the text says. A text over `max_chars` (an HTML page's
+    main text, once extracted) is refused before it is cleaned.
     """
     if pages is not None:
         raw = PAGE_BREAK.join(page.replace(PAGE_MARK, "") for page in pages)
     if is_html:
         raw, html_title, html_date, html_url = _from_html(raw, doc_id)
         title, date, url = title or html_title, date or html_date, url or html_url
+    check_length(len(raw), Path(path).name or doc_id, max_chars)
     text = repair_mojibake(raw).replace("\r\n", "\n").replace("\r", "\n")
     text, line_url = _take_reference_url(text)
     url = url or line_url
