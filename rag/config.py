@@ -40,6 +40,11 @@ DEFAULT_FIRST_TOKEN_TIMEOUT = 20.0  # seconds a remote backend may take to its f
 DEFAULT_CONNECT_TIMEOUT = 3.0  # seconds to open a connection to a remote backend
 DEFAULT_MAX_UPLOAD_BYTES = 2_000_000  # one uploaded article; news articles are 5-50 kB
 DEFAULT_MAX_UPLOADS = 500  # articles kept in the uploads folder of one index
+# What one document may expand to once read (rag/ingest/formats.py): its text, a .docx unpacked
+# (an 84 kB .docx held 18.6 million characters, a 1.66 MB one 400 MB of XML), a PDF's pages.
+DEFAULT_MAX_DOCUMENT_CHARS = 2_000_000  # a 700-page book; news articles are 2-50 thousand
+DEFAULT_MAX_UNZIPPED_BYTES = 20_000_000
+DEFAULT_MAX_PDF_PAGES = 1000
 LANGUAGES = ("auto", "fr", "en")
 
 
@@ -105,6 +110,9 @@ class Settings:
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_uploads: int = DEFAULT_MAX_UPLOADS
+    max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS  # text of one article, once extracted
+    max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES  # one .docx unpacked, checked before
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES  # pages of one PDF
 
     def __post_init__(self) -> None:
         if self.index_backend:
@@ -135,6 +143,9 @@ class Settings:
             )
         if self.max_upload_bytes < 1 or self.max_uploads < 0:
             raise ConfigError("max_upload_bytes must be positive and max_uploads at least 0.")
+        for name in ("max_document_chars", "max_unzipped_bytes", "max_pdf_pages"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1.")
 
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (None values are ignored)."""

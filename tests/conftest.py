@@ -178,3 +178,35 @@ def tiny_pdf(pages: list[list[str]], title: str) -> bytes:
         xref,
     )
     return bytes(out)
+
+
+def expansion_bomb_docx(path: Path, xml_bytes: int, paragraph: str = "x") -> Path:
+    """A real .docx (python-docx's template) whose document.xml repeats `paragraph` until it
+    holds `xml_bytes` of XML, written as a stream and packed at the highest level: 400 MB of
+    one-letter paragraphs pack into a 1.2 MB file."""
+    import io
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    import docx
+
+    template = io.BytesIO()
+    docx.Document().save(template)
+    element = f"<w:p><w:r><w:t>{escape(paragraph)}</w:t></w:r></w:p>".encode()
+    block = element * max(1, 1_000_000 // len(element))
+    with (
+        zipfile.ZipFile(template) as source,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as bomb,
+    ):
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename != "word/document.xml":
+                bomb.writestr(info.filename, data)
+                continue
+            head, tail = data.split(b"<w:body>", 1)
+            with bomb.open(info.filename, "w", force_zip64=True) as part:
+                part.write(head + b"<w:body>")
+                for _ in range(0, xml_bytes, len(block)):
+                    part.write(block)
+                part.write(tail)
+    return path

@@ -97,5 +97,10 @@ class EmbeddingCache:
         self._remove_files()
 
     def _remove_files(self) -> None:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        remove_cache(self.path.parent)
+
+
+def remove_cache(index_dir: str | Path) -> None:
+    """Remove an index's cache files without opening them (a full disk cannot open SQLite)."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{Path(index_dir) / CACHE_FILE}{suffix}").unlink(missing_ok=True)

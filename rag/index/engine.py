@@ -10,9 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag.config import Settings
-from rag.ingest.corpus import SUPPORTED_SUFFIXES, LoadResult, Skipped, load_corpus, load_document
-from rag.index.embedders import Embedder, get_embedder
 from rag.errors import CorpusError, IndexStoreError
+from rag.index.embedders import Embedder, get_embedder
 from rag.index.locks import ingest_lock
 from rag.index.progress import TerminalProgress
 from rag.index.store import (
@@ -24,6 +23,14 @@ from rag.index.store import (
     load_index,
     read_manifest,
     read_sources,
+)
+from rag.ingest.corpus import (
+    SUPPORTED_SUFFIXES,
+    Limits,
+    LoadResult,
+    Skipped,
+    load_corpus,
+    load_document,
 )
 from rag.ingest.web import Fetched, WebStore, fetch_feeds, fetch_pages, read_feed_state
 
@@ -185,9 +192,13 @@ def load_articles(
     if web.records:
         stages.append((web, "web"))
     documents, skipped, known = [], [], set()
+    limits = Limits.of(settings)
     for path, stage in stages:
         report = (lambda done, total, s=stage: progress(s, done, total)) if progress else None
-        loaded = path.load(report) if path is web else load_corpus(path, progress=report)
+        if path is web:
+            loaded = web.load(report, limits)
+        else:
+            loaded = load_corpus(path, progress=report, limits=limits)
         skipped += loaded.skipped
         for document in loaded.documents:
             if document.doc_id in known:
@@ -232,8 +243,15 @@ def add_articles(
                 continue
             target.mkdir(parents=True, exist_ok=True)
             partial = target / f".{name}.part"
-            shutil.copyfile(path, partial)
-            os.replace(partial, target / name)
+            try:
+                shutil.copyfile(path, partial)
+                os.replace(partial, target / name)
+            except OSError as exc:  # a full disk: no half-copied upload is left behind
+                partial.unlink(missing_ok=True)
+                raise IndexStoreError(
+                    f"{exc.strerror or exc} while saving the upload {name} in {target}/: the "
+                    "index in use still answers; free some space and upload it again."
+                ) from exc
             document = dataclasses.replace(document, path=str(target / name))
             if document.doc_id in by_id:  # a new version of an earlier upload
                 by_hash.pop(by_id[document.doc_id].content_hash, None)
@@ -253,7 +271,9 @@ def _check_upload(path: Path, settings: Settings, by_id: dict, by_hash: dict, ta
     if path.suffix.lower() not in SUPPORTED_SUFFIXES or name.startswith("."):
         return f"{name}: only .txt, .md, .html, .pdf and .docx articles are taken.", None
     try:
-        document = load_document(path, max_bytes=settings.max_upload_bytes, doc_id=path.stem)
+        document = load_document(
+            path, settings.max_upload_bytes, doc_id=path.stem, limits=Limits.of(settings)
+        )
     except CorpusError as exc:
         return str(exc), None
     clash = by_id.get(document.doc_id)

@@ -18,6 +18,7 @@ killed ingest leaves the previous generation live and untouched.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -31,12 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.ingest.chunking import Chunk, chunk_document, section_headings, split_sentences, with_heading
-from rag.ingest.corpus import Document
-from rag.index.embed_cache import EmbeddingCache, text_key
-from rag.index.embedders import Embedder
 from rag.errors import IndexStoreError
-from rag.text import bm25_tokenize
+from rag.index.embed_cache import EmbeddingCache, remove_cache, text_key
+from rag.index.embedders import Embedder
 from rag.index.vectors import (
     VectorStore,
     drop_stale_collections,
@@ -47,6 +45,15 @@ from rag.index.vectors import (
     required_files,
     write_vectors,
 )
+from rag.ingest.chunking import (
+    Chunk,
+    chunk_document,
+    section_headings,
+    split_sentences,
+    with_heading,
+)
+from rag.ingest.corpus import Document
+from rag.text import bm25_tokenize
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +231,9 @@ def build_index(
             article_progress("chunking", len(pending), len(fresh))
 
     texts = [text for part in pending for text in part.texts()]
+    # Before any embedding: a full disk found after hours of it costs those hours.
+    needed = space_needed(list(parts.values()), documents, embedder.dimension, len(texts))
+    check_space(index_dir, needed)
     cache = EmbeddingCache(index_dir, embedder.id)
     try:
         vectors = _embed_cached(
@@ -261,10 +271,14 @@ def build_index(
         _stack([p.chunk_vectors for p in ordered], embedder.dimension),
         [s for part in ordered for s in part.sentences],
         _stack([p.sentence_vectors for p in ordered], embedder.dimension),
+        needed,
     )
     if sources is not None:
-        _write_atomically(index_dir / SOURCES, json.dumps(manifest["sources"], indent=1))
-    EmbeddingCache(index_dir, embedder.id).delete()  # the live generation holds its vectors
+        try:
+            _write_atomically(index_dir / SOURCES, json.dumps(manifest["sources"], indent=1))
+        except OSError as exc:  # the live manifest records the sources too
+            log.warning("Could not write %s (%s).", index_dir / SOURCES, exc.strerror or exc)
+    remove_cache(index_dir)  # the live generation holds its vectors
     report.seconds = time.perf_counter() - started
     return report
 
@@ -378,6 +392,41 @@ def _rows_by_document(index: Index) -> dict[str, tuple[list[int], list[int]]]:
     for row, (doc_id, _start, _end) in enumerate(index.sentences):
         rows.setdefault(doc_id, ([], []))[1].append(row)
     return rows
+
+
+def space_needed(parts: list, documents: list[Document], dimension: int, new_texts: int) -> int:
+    """About how many bytes an ingest writes: the generation's vectors (.npy files and FAISS),
+    its chunk text (chunks.jsonl and BM25), its documents, and the new texts' vectors in the
+    embedding cache (with SQLite's journal)."""
+    chunks = [chunk for part in parts for chunk in part.chunks]
+    sentences = sum(len(part.sentences) for part in parts)
+    vectors = 4 * dimension * (2 * len(chunks) + sentences + 2 * new_texts)
+    text = 2 * sum(len(chunk.text.encode()) for chunk in chunks)
+    text += sum(len(doc.text.encode()) for doc in documents)
+    return vectors + text + RECORD_BYTES * (len(chunks) + sentences + len(documents))
+
+
+RECORD_BYTES = 400  # a chunk's, sentence's or document's JSON fields besides its text
+
+
+def free_bytes(folder: Path) -> int:
+    """Free space on the disk that holds `folder`, in bytes."""
+    return shutil.disk_usage(folder).free
+
+
+def check_space(index_dir: Path, needed: int) -> None:
+    """Refuse, before any work, an ingest that the free space cannot hold."""
+    free = free_bytes(index_dir)
+    if free < needed:
+        raise IndexStoreError(
+            f"Not enough disk space for the new index in {index_dir}/: about {_mb(needed)} "
+            f"needed, {_mb(free)} free. Nothing was changed and the index in use still answers: "
+            "free some space (or use --index-dir on another disk) and run the ingest again."
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
 
 
 def _stack(parts: list[np.ndarray], dimension: int) -> np.ndarray:
@@ -523,33 +572,49 @@ def _load_bm25(directory: Path, count: int):
 
 
 def _write_generation(
-    index_dir, backend, manifest, chunks, documents, vectors, sentences, sentence_vectors
+    index_dir, backend, manifest, chunks, documents, vectors, sentences, sentence_vectors, needed
 ) -> str:
+    """Write the generation in a temporary folder, rename it, flip CURRENT; on any failure,
+    remove what was written (the live generation is untouched) and, for an OS error such as
+    a full disk, raise an IndexStoreError that says what failed and how much space it needs."""
     temporary = index_dir / f".tmp-{uuid.uuid4().hex[:8]}"
-    temporary.mkdir()
     # Named first: a Milvus server's collection is named after its generation.
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    step = "the new generation's folder"
     try:
-        _write_lines(temporary / "chunks.jsonl", (c.to_dict() for c in chunks))
-        _write_lines(temporary / "documents.jsonl", (asdict(d) for d in documents))
-        _write_lines(temporary / "sentences.jsonl", (list(s) for s in sentences))
-        np.save(temporary / "vectors.npy", vectors)
-        np.save(temporary / "sentence_vectors.npy", sentence_vectors)
+        temporary.mkdir()
+        step = "chunks.jsonl"
+        _write_lines(temporary / step, (c.to_dict() for c in chunks))
+        step = "documents.jsonl"
+        _write_lines(temporary / step, (asdict(d) for d in documents))
+        step = "sentences.jsonl"
+        _write_lines(temporary / step, (list(s) for s in sentences))
+        step = "vectors.npy"
+        np.save(temporary / step, vectors)
+        step = "sentence_vectors.npy"
+        np.save(temporary / step, sentence_vectors)
+        step = "the chunk vectors' search index"
         manifest["vectors"] = write_vectors(
             backend, temporary, name, index_dir, vectors, [c.doc_id for c in chunks]
         )
+        step = "bm25/"
         _write_bm25(temporary / "bm25", chunks)
         manifest["sizes"] = {
             name: (temporary / name).stat().st_size
             for name in REQUIRED_FILES + required_files(manifest["vectors"])
             if name != "manifest.json"
         }
-        (temporary / "manifest.json").write_text(json.dumps(manifest, indent=1), "utf-8")
+        step = "manifest.json"
+        (temporary / step).write_text(json.dumps(manifest, indent=1), "utf-8")
         os.replace(temporary, index_dir / name)
+        step = POINTER
         _set_pointer(index_dir, name)
-    except BaseException:
-        release_lite(temporary)
-        shutil.rmtree(temporary, ignore_errors=True)
+    except BaseException as exc:
+        for folder in (temporary, index_dir / name):
+            release_lite(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise IndexStoreError(_write_failure(exc, step, index_dir, needed)) from exc
         raise
     _collect_garbage(index_dir, keep=name)
     uri = manifest["vectors"].get("uri")
@@ -561,17 +626,33 @@ def _write_generation(
     return name
 
 
+def _write_failure(exc: OSError, step: str, index_dir: Path, needed: int) -> str:
+    """One line: what failed, where, the space needed and free, and that nothing changed."""
+    cause = exc.strerror or str(exc)
+    space = ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        space = f" (about {_mb(needed)} needed, {_mb(free_bytes(index_dir))} free)"
+    return (
+        f"{cause} while writing {step} of the new index in {index_dir}/{space}. Nothing was "
+        "changed and the index in use still answers: fix this and run the ingest again."
+    )
+
+
 def _set_pointer(index_dir: Path, name: str) -> None:
     _write_atomically(index_dir / POINTER, name)
 
 
 def _write_atomically(path: Path, text: str) -> None:
     temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:6]}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 def _collect_garbage(index_dir: Path, keep: str) -> None:

@@ -15,8 +15,10 @@ after the generation), so the previous index answers while the next one is built
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import re
 import sys
 import threading
@@ -78,7 +80,12 @@ def write_vectors(
     if backend == "faiss":
         import faiss
 
-        faiss.write_index(make_faiss_index(vectors), str(folder / FAISS_FILE))
+        try:
+            faiss.write_index(make_faiss_index(vectors), str(folder / FAISS_FILE))
+        except RuntimeError as exc:  # FAISS tells a failed write in words: made an OSError
+            causes = (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS)
+            code = next((c for c in causes if os.strerror(c) in str(exc)), errno.EIO)
+            raise OSError(code, os.strerror(code), str(folder / FAISS_FILE)) from exc
         return {"backend": "faiss", "kind": kind}
     collection = "chunks" if uri is None else cluster_collection(index_dir, generation)
     target = str(folder / MILVUS_LITE_FOLDER) if uri is None else uri

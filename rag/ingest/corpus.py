@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.config import DEFAULT_MAX_DOCUMENT_CHARS, DEFAULT_MAX_PDF_PAGES, DEFAULT_MAX_UNZIPPED_BYTES
 from rag.errors import CorpusError
-from rag.ingest.formats import read_docx, read_pdf
+from rag.ingest.formats import check_length, read_docx, read_pdf
 from rag.text import detect_document_language
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,20 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """What one document may expand to once read; the settings of the same names."""
+
+    max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS
+    max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
+    max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES
+
+    @classmethod
+    def of(cls, settings) -> Limits:
+        """The limits a `rag.config.Settings` sets."""
+        return cls(**{f.name: getattr(settings, f.name) for f in dataclasses.fields(cls)})
+
+
+@dataclass(frozen=True)
 class Skipped:
     path: str
     reason: str
@@ -63,6 +78,7 @@ def load_corpus(
     folder: str | Path,
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: Callable[[int, int], None] | None = None,
+    limits: Limits = Limits(),
 ) -> LoadResult:
     """The articles of `folder` (recursively), and every other file skipped with its reason.
 
@@ -84,7 +100,7 @@ def load_corpus(
     for done, (path, target) in enumerate(readable, 1):
         doc_id = str(path.relative_to(folder).with_suffix("")).replace(os.sep, "__")
         try:
-            document = load_document(target, max_bytes, doc_id=doc_id)
+            document = load_document(target, max_bytes, doc_id=doc_id, limits=limits)
             documents.append(dataclasses.replace(document, path=str(path)))
         except CorpusError as exc:
             log.warning("skipped %s: %s", path, exc)
@@ -157,7 +173,10 @@ def _file_kind(mode: int) -> str:
 
 
 def load_document(
-    path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, doc_id: str | None = None
+    path: str | Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    doc_id: str | None = None,
+    limits: Limits = Limits(),
 ) -> Document:
     """One file, cleaned; raises CorpusError with the reason when it cannot be used."""
     path = Path(path)
@@ -166,15 +185,15 @@ def load_document(
         path.suffix.lower(),
         doc_id or path.stem,
     )
+    chars = limits.max_document_chars
     if suffix == ".pdf":
-        pdf = read_pdf(data, path.name)
-        return load_text("", doc_id, str(path), pages=pdf.pages, title=pdf.title)
+        pdf = read_pdf(data, path.name, limits.max_pdf_pages, chars)
+        return load_text("", doc_id, str(path), pages=pdf.pages, title=pdf.title, max_chars=chars)
     if suffix == ".docx":
-        text, title = read_docx(data, path.name)
-        return load_text(text, doc_id, str(path), title=title)
-    return load_text(
-        decode(data, path.name), doc_id, str(path), is_html=suffix in (".html", ".htm")
-    )
+        text, title = read_docx(data, path.name, limits.max_unzipped_bytes, chars)
+        return load_text(text, doc_id, str(path), title=title, max_chars=chars)
+    is_html = suffix in (".html", ".htm")
+    return load_text(decode(data, path.name), doc_id, str(path), is_html, max_chars=chars)
 
 
 def read_regular_file(path: Path, max_bytes: int) -> bytes:
@@ -235,18 +254,21 @@ def load_text(
     title: str | None = None,
     date: str | None = None,
     url: str | None = None,
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
 ) -> Document:
     """The cleaning pipeline on text already in memory (files, uploads, fetched pages).
 
     `pages` (a PDF's) replaces `raw`: the pages are cleaned as one text, and where each one
     starts in the cleaned text is kept, so that any offset maps to its page. `title`, `date`
-    and `url` given win over what the text says.
+    and `url` given win over what the text says. A text over `max_chars` (an HTML page's
+    main text, once extracted) is refused before it is cleaned.
     """
     if pages is not None:
         raw = PAGE_BREAK.join(page.replace(PAGE_MARK, "") for page in pages)
     if is_html:
         raw, html_title, html_date, html_url = _from_html(raw, doc_id)
         title, date, url = title or html_title, date or html_date, url or html_url
+    check_length(len(raw), Path(path).name or doc_id, max_chars)
     text = repair_mojibake(raw).replace("\r\n", "\n").replace("\r", "\n")
     text, line_url = _take_reference_url(text)
     url = url or line_url
@@ -300,8 +322,11 @@ def _page_starts(text: str) -> tuple[str, list[int]]:
 
 # --- encoding repair -------------------------------------------------------------------------
 # Hand-written because ftfy does not know ISO-8859-16: seed 004 is UTF-8 bytes decoded as
-# ISO-8859-16 with the C1 bytes (0x80-0x9F) read as Windows-1252. We map each suspicious run of
-# characters back to bytes and decode it as UTF-8; ftfy then handles the cases it does know.
+# ISO-8859-16 with the C1 bytes (0x80-0x9F) read as Windows-1252. A run of characters that maps
+# back to the bytes of one UTF-8 character is repaired only when the text is damaged and the
+# run decodes to a character that text holds; ftfy then handles the cases it does know.
+# Correct text has such runs too: "« CAFÉ»" holds "É»", the bytes of "ɻ" (an IPA letter), and
+# "CÔTÉ–EST" holds "É–", the bytes of "ɖ"; both are left alone.
 
 
 def _byte_candidates() -> dict[str, list[int]]:
@@ -319,20 +344,36 @@ def _byte_candidates() -> dict[str, list[int]]:
 
 
 _BYTES = _byte_candidates()
-_LEAD = "".join(re.escape(c) for c, b in _BYTES.items() if any(0xC2 <= x <= 0xF4 for x in b))
-_CONTINUATION = "".join(
-    re.escape(c) for c, b in _BYTES.items() if any(0x80 <= x <= 0xBF for x in b)
+
+
+def _chars_for(low: int, high: int) -> str:
+    return "".join(re.escape(c) for c, b in _BYTES.items() if any(low <= x <= high for x in b))
+
+
+_CONTINUATION = f"[{_chars_for(0x80, 0xBF)}]"
+# A lead character followed by exactly the continuation characters its byte calls for, so
+# that "Ă©»" is "é" and a real "»".
+_MOJIBAKE = re.compile(
+    f"[{_chars_for(0xC2, 0xDF)}]{_CONTINUATION}"
+    f"|[{_chars_for(0xE0, 0xEF)}]{_CONTINUATION}{{2}}"
+    f"|[{_chars_for(0xF0, 0xF4)}]{_CONTINUATION}{{3}}"
 )
-_MOJIBAKE = re.compile(f"[{_LEAD}][{_CONTINUATION}]{{1,3}}")
-# Where a character stands for two bytes ("€" is 0x80 in cp1252 and 0xA4 in ISO-8859-16; "š" is
-# 0x9A and 0xA8), we keep the reading that gives the most ordinary characters (Latin,
-# punctuation, emoji), and on a tie the ISO-8859-16 byte, since C1 bytes are rare in text.
+# What a repaired run may become: Latin letters and signs, punctuation, currency, symbols and
+# emoji. Correct text whose runs happen to decode would give IPA letters, Armenian, Syriac or
+# CJK instead. Where a character stands for two bytes ("€" is 0x80 in cp1252 and 0xA4 in
+# ISO-8859-16; "š" is 0x9A and 0xA8), the reading that gives these wins, and on a tie the
+# ISO-8859-16 byte, since C1 bytes are rare in text.
 _ORDINARY = (
-    (0x00A0, 0x024F),
-    (0x2000, 0x206F),
-    (0x20A0, 0x20CF),
-    (0x2600, 0x27BF),
-    (0x1F300, 0x1FAFF),
+    (0x00A0, 0x017F),  # Latin-1 letters and signs, Latin Extended-A (ă, ł, ő, ş, ž)
+    (0x0192, 0x0192),  # ƒ
+    (0x0218, 0x021B),  # Ș ș Ț ț
+    (0x2000, 0x206F),  # general punctuation: dashes, quotes, ellipsis, joiners
+    (0x20A0, 0x20CF),  # currency
+    (0x2100, 0x21FF),  # letterlike (™, №) and arrows
+    (0x2600, 0x27BF),  # symbols and dingbats
+    (0x2B00, 0x2BFF),  # more symbols (⭐)
+    (0xFE00, 0xFE0F),  # variation selectors of emoji
+    (0x1F000, 0x1FAFF),  # emoji and flags
 )
 
 
@@ -340,44 +381,70 @@ def _ordinary(text: str) -> int:
     return sum(any(low <= ord(c) <= high for low, high in _ORDINARY) for c in text)
 
 
-def _unmangle(match: re.Match) -> str:
-    run = match.group(0)
+def _decoded(run: str) -> str | None:
+    """The character whose UTF-8 bytes `run` shows, when it is one text holds, else None."""
     best, best_key = None, None
     for choice in itertools.product(*(_BYTES[c] for c in run)):
-        data = bytes(choice)
-        expected = _utf8_length(data[0])
-        if expected != len(data):
-            continue
         try:
-            decoded = data.decode("utf-8")
+            decoded = bytes(choice).decode("utf-8")
         except UnicodeDecodeError:
             continue
-        key = (_ordinary(decoded), sum(b >= 0xA0 for b in data))
+        key = (_ordinary(decoded), sum(b >= 0xA0 for b in choice))
         if best_key is None or key > best_key:
             best, best_key = decoded, key
-    return best if best is not None else run
+    if best is None or _ordinary(best) < len(best):
+        return None
+    return best
 
 
-def _utf8_length(lead: int) -> int:
-    return 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+def _damaged(text: str) -> bool:
+    """Whether `text` holds mojibake: a run that decodes inside a word ("coopĂ©ration"),
+    something correct text has no reason to write."""
+    for match in _MOJIBAKE.finditer(text):
+        start, end = match.span()
+        inside = 0 < start and end < len(text) and text[start - 1].isalpha()
+        if inside and text[end].isalpha() and _decoded(match.group(0)):
+            return True
+    return False
 
 
 def repair_mojibake(text: str) -> str:
-    """Undo UTF-8 read as ISO-8859-16/cp1252, then let ftfy fix what it knows."""
+    """Undo UTF-8 read as ISO-8859-16/cp1252 where the text is damaged, then let ftfy fix
+    the encoding damage it knows; correct text is returned as it is."""
     import ftfy
 
-    repaired = _MOJIBAKE.sub(_unmangle, text)
-    return ftfy.fix_text(repaired, uncurl_quotes=False, fix_line_breaks=False, normalization="NFC")
+    if _damaged(text):
+        text = _MOJIBAKE.sub(lambda m: _decoded(m.group(0)) or m.group(0), text)
+    return ftfy.fix_text(text, uncurl_quotes=False, fix_line_breaks=False, normalization="NFC")
 
 
 # --- boilerplate -----------------------------------------------------------------------------
+# Only whole short lines go, and only those that cannot be a sentence of the article: a share
+# or print bar (every word a widget word: "Partager sur Facebook Partager sur X"), a
+# "Lire aussi : <headline>" link, a "Cliquez ici pour..." call with no sentence after it, a
+# redirect notice. "Share prices fell sharply...", "Partager les risques entre États membres..."
+# and "Partager un billet entre amis sera désormais interdit." stay.
 
-_BOILERPLATE_LINE = re.compile(
-    r"^\s*(redirection en cours|si vous n.?[êe]tes pas redirig|.*\bcliquez ici\b|.*\bclick here\b"
-    r"|partager( sur| cet article)?\b|share( on| this)?\b|tweet(er)?\s*$|imprimer\s*$"
-    r"|lire la suite\s*$|read more\s*$)",
+SHORT_LINE_WORDS = 12  # a share bar or a "click here" call
+HEADLINE_WORDS = 25  # a "Lire aussi : headline" link
+_ACTIONS = {"partager", "partagez", "share", "tweet", "tweeter", "imprimer", "print", "envoyer"}
+_WIDGET_WORDS = _ACTIONS | {
+    "sur", "on", "via", "par", "by", "to", "à", "et", "and", "ou", "or", "this", "cet",
+    "article", "l'article", "l’article", "page", "story", "post", "lien", "link", "le",
+    "copier", "copy", "email", "e-mail", "mail", "courriel", "facebook", "twitter", "x",
+    "linkedin", "whatsapp", "messenger", "telegram", "pinterest", "reddit", "bluesky",
+    "threads", "mastodon", "flipboard",
+}  # fmt: skip
+_WORD = re.compile(r"[\w'’-]+")
+_LINK = re.compile(r"^\W*(?:à |a )?(?:lire|voir) aussi\s*[:|]|^\W*(?:read|see) also\s*[:|]", re.I)
+_CLICK = re.compile(r"^\W*(?:cliquez ici|click here)\b", re.IGNORECASE)
+_REDIRECT = re.compile(
+    r"^\W*(?:redirection en cours|si vous n.?[êe]tes pas redirig|you are being redirected"
+    r"|if you are not redirected)",
     re.IGNORECASE,
 )
+_MORE = re.compile(r"^\W*(?:lire la suite|read more|continue reading)\W*$", re.IGNORECASE)
+_SECOND_SENTENCE = re.compile(r"[.!?…]\s+\w")
 _TEASER_HEADINGS = {
     "articles",
     "related articles",
@@ -390,19 +457,43 @@ _TEASER_HEADINGS = {
 }
 
 
+def is_boilerplate(line: str) -> bool:
+    """Whether a whole line is page furniture rather than a sentence of the article."""
+    words = _WORD.findall(line.lower())
+    if not words:
+        return False
+    one_sentence = not _SECOND_SENTENCE.search(line.strip())
+    if _MORE.match(line):
+        return True
+    if len(words) <= SHORT_LINE_WORDS:
+        if set(words) <= _WIDGET_WORDS and set(words) & _ACTIONS:
+            return True
+        if one_sentence and (_CLICK.match(line) or _REDIRECT.match(line)):
+            return True
+    return len(words) <= HEADLINE_WORDS and one_sentence and bool(_LINK.match(line))
+
+
 def strip_boilerplate(text: str) -> str:
-    """Drop redirect, share and "click here" lines, and a trailing list of unrelated teasers."""
-    lines = [line for line in text.split("\n") if not _BOILERPLATE_LINE.match(line)]
+    """Drop share bars, "Lire aussi" links, "click here" and redirect lines, and a trailing
+    list of unrelated teasers."""
+    lines = [line for line in text.split("\n") if not is_boilerplate(line)]
     for i, line in enumerate(lines):
         if line.strip().lower().rstrip(" :") not in _TEASER_HEADINGS:
             continue
         before = sum(len(x) for x in lines[:i])
         after = [x.strip() for x in lines[i + 1 :] if x.strip()]
         teasers = sum(1 for x in after if x.endswith(("...", "…")))
-        if before > 0.6 * sum(len(x) for x in lines) and teasers >= 2:
+        # Teasers cut short ("...") and their titles only: any other line is the article's.
+        headlines = all("..." in x or "…" in x or _headline(x) for x in after)
+        if before > 0.6 * sum(len(x) for x in lines) and teasers >= 2 and headlines:
             lines = lines[:i]
             break
     return "\n".join(lines)
+
+
+def _headline(line: str) -> bool:
+    """A teaser's title: short, with no sentence ending."""
+    return len(_WORD.findall(line)) <= HEADLINE_WORDS and not line.endswith((".", "!", "?"))
 
 
 # --- metadata --------------------------------------------------------------------------------
@@ -439,8 +530,12 @@ _MONTHS = {
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})(?:-(\d{2}))?\b")
 _FRENCH_DATE = re.compile(r"\b(\d{1,2})(?:er)?\s+([a-zéû]+)\s+(\d{4})\b", re.IGNORECASE)
 _ENGLISH_DATE = re.compile(r"\b([A-Z][a-z]+)\s+(\d{1,2}),?\s+(\d{4})\b")
+# A date that opens the text as metadata: after "date" (" date 2024-07 Le Premier ministre"),
+# or alone on the first line ("2025-03-20 09:01:00"); "2019-20: the season" is a title.
 _DATE_LINE = re.compile(
-    r"^\s*(?:date\s+)?(\d{4}-\d{2}(?:-\d{2})?)(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s*"
+    r"^\s*(?:date\s+(\d{4}-\d{2}(?:-\d{2})?)(?:[ T]\d{2}:\d{2}(?::\d{2})?)?\s+"
+    r"|(\d{4}-\d{2}(?:-\d{2})?)(?:[ T]\d{2}:\d{2}(?::\d{2})?)?[ \t]*(?:\n|$))",
+    re.IGNORECASE,
 )
 _REFERENCE = re.compile(
     r"^\s*(?:article en référence|source|lien|url)\s*:\s*(https?://\S+)\s*$",
@@ -469,9 +564,10 @@ def find_date(text: str) -> str | None:
 def _take_date_line(text: str) -> tuple[str, str | None]:
     """A leading metadata date (`2025-03-20 09:01:00`, ` date 2024-07 `) is removed and kept."""
     match = _DATE_LINE.match(text)
-    if not match:
+    date = match and (match.group(1) or match.group(2))
+    if not date or not 1 <= int(date[5:7]) <= 12:
         return text, None
-    return text[match.end() :], match.group(1)
+    return text[match.end() :], date
 
 
 def _take_reference_url(text: str) -> tuple[str, str | None]:

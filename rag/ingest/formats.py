@@ -11,8 +11,10 @@ import io
 import logging
 import re
 import statistics
+import zipfile
 from dataclasses import dataclass
 
+from rag.config import DEFAULT_MAX_DOCUMENT_CHARS, DEFAULT_MAX_PDF_PAGES, DEFAULT_MAX_UNZIPPED_BYTES
 from rag.errors import CorpusError
 
 # A line this much shorter than the page's full lines ends a paragraph (or is a heading).
@@ -23,14 +25,67 @@ _PLACEHOLDER_TITLE = re.compile(
 )
 
 
+# A part of a zip-based document that unpacks to more than this many times its packed size is
+# a bomb: Word's XML packs 5-25 times (python-docx's own styles.xml: 23), a bomb's 200-1000.
+# Parts under ZIP_RATIO_FLOOR unpacked are not checked (tiny XML packs well and costs nothing).
+MAX_ZIP_RATIO = 100
+ZIP_RATIO_FLOOR = 1_000_000
+
+
+def check_length(chars: int, name: str, max_chars: int) -> None:
+    """Refuse a document whose text has grown past `max_chars` while it is read."""
+    if chars > max_chars:
+        raise CorpusError(
+            f"{name} holds more than {max_chars:,} characters of text, the limit for one "
+            "document: split it, or raise max_document_chars (RAG_MAX_DOCUMENT_CHARS)."
+        )
+
+
+def check_zip(data: bytes, name: str, max_unzipped_bytes: int) -> None:
+    """Refuse a zip-based document (.docx) that would unpack past `max_unzipped_bytes`, or one
+    of whose parts unpacks more than MAX_ZIP_RATIO times its packed size, from the zip's
+    directory, before anything is unpacked. The directory's sizes bind: Python's zipfile stops
+    a part at its declared size (and then fails its CRC check)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise CorpusError(
+            f"{name} is not a readable Word file (a damaged zip): re-save it as .docx."
+        ) from exc
+    total = sum(part.file_size for part in parts)
+    if total > max_unzipped_bytes:
+        raise CorpusError(
+            f"{name} would unpack to {total:,} bytes, over the {max_unzipped_bytes:,} byte limit "
+            "for one document (an expansion bomb?): not read. Split it, or raise "
+            "max_unzipped_bytes (RAG_MAX_UNZIPPED_BYTES)."
+        )
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > ZIP_RATIO_FLOOR and ratio > MAX_ZIP_RATIO:
+            raise CorpusError(
+                f"{name}: its part {part.filename} unpacks to {ratio:,.0f} times its packed "
+                f"size, more than the {MAX_ZIP_RATIO} any Word file needs (an expansion "
+                "bomb?): not read."
+            )
+
+
 @dataclass(frozen=True)
 class PdfText:
     pages: list[str]  # one reflowed text per page, in order
     title: str | None
 
 
-def read_pdf(data: bytes, name: str) -> PdfText:
-    """The text of each page, lines joined back into paragraphs and line-end hyphens removed."""
+def read_pdf(
+    data: bytes,
+    name: str,
+    max_pages: int = DEFAULT_MAX_PDF_PAGES,
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
+) -> PdfText:
+    """The text of each page, lines joined back into paragraphs and line-end hyphens removed.
+
+    A PDF of more than `max_pages` pages is refused before any page is read, and one whose
+    text passes `max_chars` as soon as it does (pypdf itself caps each stream it unpacks)."""
     try:
         import pypdf
     except ImportError as exc:
@@ -40,7 +95,16 @@ def read_pdf(data: bytes, name: str) -> PdfText:
         reader = pypdf.PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             reader.decrypt("")  # many PDFs are "encrypted" with an empty password
-        raw_pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > max_pages:
+            raise CorpusError(
+                f"{name} has {len(reader.pages):,} pages, over the {max_pages:,} page limit for "
+                "one document: split it, or raise max_pdf_pages (RAG_MAX_PDF_PAGES)."
+            )
+        raw_pages, chars = [], 0
+        for page in reader.pages:
+            raw_pages.append(page.extract_text() or "")
+            chars += len(raw_pages[-1])
+            check_length(chars, name, max_chars)
         title = (reader.metadata or {}).get("/Title")
         heading = _largest_first_text(reader.pages[0]) if reader.pages else None
     except CorpusError:
@@ -188,27 +252,43 @@ def _hyphen_evidence(text: str) -> set[str]:
     return {word.lower() for word in re.findall(r"\w+-\w+", text)}
 
 
-def read_docx(data: bytes, name: str) -> tuple[str, str | None]:
+# The first heading among a document's first paragraphs is its title: looking a paragraph's
+# style up costs more than reading its text, so not through a whole long document.
+TITLE_PARAGRAPHS = 20
+
+
+def read_docx(
+    data: bytes,
+    name: str,
+    max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES,
+    max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS,
+) -> tuple[str, str | None]:
     """(text, title): paragraphs and headings, each on its own line; the title from the
-    document's properties, else its first heading."""
+    document's properties, else its first heading.
+
+    The zip is checked before it is unpacked (`check_zip`), the text as it is read."""
     try:
         import docx
     except ImportError as exc:
         raise CorpusError("Reading Word files needs python-docx: pip install python-docx.") from exc
+    check_zip(data, name, max_unzipped_bytes)
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # a zip that is not a Word file, a damaged archive, ...
         raise CorpusError(
             f"{name} is not a readable Word file ({type(exc).__name__}): re-save it as .docx."
         ) from exc
-    paragraphs, heading = [], None
+    paragraphs, heading, chars = [], None, 0
     for paragraph in document.paragraphs:
         text = " ".join(paragraph.text.split())
         if not text:
             continue
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
-        if heading is None and style.lower().startswith(("title", "heading", "titre")):
-            heading = text
+        if heading is None and len(paragraphs) < TITLE_PARAGRAPHS:
+            style = (paragraph.style.name if paragraph.style is not None else "") or ""
+            if style.lower().startswith(("title", "heading", "titre")):
+                heading = text
         paragraphs.append(text)
+        chars += len(text) + 2
+        check_length(chars, name, max_chars)
     title = " ".join((document.core_properties.title or "").split()) or heading
     return "\n\n".join(paragraphs), title

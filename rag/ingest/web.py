@@ -23,10 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.config import DEFAULT_MAX_DOCUMENT_CHARS
 from rag.errors import ConfigError, CorpusError
 from rag.ingest.corpus import (
     DEFAULT_MAX_BYTES,
     Document,
+    Limits,
     LoadResult,
     Skipped,
     decode,
@@ -170,14 +172,16 @@ class WebStore:
         _write_atomically(self.folder / PAGES, json.dumps(self.records, indent=1))
         return doc_id
 
-    def load(self, progress: Callable[[int, int], None] | None = None) -> LoadResult:
+    def load(
+        self, progress: Callable[[int, int], None] | None = None, limits: Limits = Limits()
+    ) -> LoadResult:
         """The saved pages as documents, each with the URL it was fetched from."""
         documents, skipped = [], []
         records = sorted(self.records.items())
         for done, (name, record) in enumerate(records, 1):
             path = self.folder / name
             try:
-                documents.append(load_page(path, record))
+                documents.append(load_page(path, record, limits.max_document_chars))
             except CorpusError as exc:
                 skipped.append(Skipped(str(path), str(exc)))
             if progress:
@@ -185,7 +189,7 @@ class WebStore:
         return LoadResult(documents, skipped)
 
 
-def load_page(path: Path, record: dict) -> Document:
+def load_page(path: Path, record: dict, max_chars: int = DEFAULT_MAX_DOCUMENT_CHARS) -> Document:
     """One saved page, cleaned like an article file; the fetched URL is its url."""
     raw = decode(read_regular_file(path, DEFAULT_MAX_BYTES), path.name)
     return load_text(
@@ -196,6 +200,7 @@ def load_page(path: Path, record: dict) -> Document:
         title=record.get("title"),
         date=record.get("date"),
         url=record["url"],
+        max_chars=max_chars,
     )
 
 
