@@ -14,6 +14,8 @@ from rag import threads
 from rag.config import Settings
 from rag.errors import ConfigError, RagError
 
+log = logging.getLogger(__name__)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -237,9 +239,20 @@ def cmd_search(args, settings: Settings) -> int:
     filters = _filters(args)
     service = Service.open(settings, load_llm=False, notify=_notify)
     k = args.top_k or 5
+    failed = 0
     for question in _questions(args.question):
-        used = service.filters_for(question, filters)
-        hits = service.search(question, k, used)
+        try:
+            used = service.filters_for(question, filters)
+            hits = service.search(question, k, used)
+        except Exception as exc:  # one question's failure is its own record; the batch goes on
+            failed += 1
+            error = _question_error(question, exc)
+            record = {"question": question, "error": error}
+            print(
+                json.dumps(record, ensure_ascii=False) if args.json else f"error: {error}",
+                flush=True,
+            )
+            continue
         period = used.period.to_dict() if used.period is not None else None
         if args.json:
             record = {"question": question, "hits": [h.to_dict() for h in hits]}
@@ -252,7 +265,7 @@ def cmd_search(args, settings: Settings) -> int:
         for hit in hits:
             snippet = textwrap.shorten(" ".join(hit.chunk.text.split()), 160)
             print(f"  {hit.rank}. [{hit.chunk.doc_id}] {hit.score:.4f}  {snippet}")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_ask(args, settings: Settings) -> int:
@@ -260,13 +273,30 @@ def cmd_ask(args, settings: Settings) -> int:
 
     filters = _filters(args)
     service = Service.open(settings, notify=_notify)
+    failed = 0
     for question in _questions(args.question):
-        answer = service.ask(question, filters=filters)
+        try:
+            answer = service.ask(question, filters=filters)
+        except Exception as exc:  # one question's failure is its own record; the batch goes on
+            failed += 1
+            error = _question_error(question, exc)
+            if args.json:
+                record = {"question": question, "error": error}
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                print(f"error: {error}", flush=True)
+            continue
         if args.json:
             print(answer.to_json(), flush=True)
         else:
             print(format_answer(answer), flush=True)
-    return 0
+    return 1 if failed else 0
+
+
+def _question_error(question: str, exc: Exception) -> str:
+    """One line for a question that failed; the traceback goes to the log, for a bug report."""
+    log.error("question %r failed", question, exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def cmd_chat(args, settings: Settings) -> int:
@@ -317,14 +347,22 @@ def cmd_brief(args, settings: Settings) -> int:
         raise ConfigError(f"No questions in {args.questions!r}: write one question per line.")
     filters = _filters(args)
     service = Service.open(settings, notify=_notify)
-    answers = []
+    answers, failed = [], 0
     for number, question in enumerate(questions, 1):
         print(f"[{number}/{len(questions)}] {question}", file=sys.stderr, flush=True)
-        answers.append(service.ask(question, filters=filters))
+        try:
+            answers.append(service.ask(question, filters=filters))
+        except Exception as exc:  # left out of the note, said here; the others go on
+            failed += 1
+            error = _question_error(question, exc)
+            print(f"[{number}/{len(questions)}] error: {error}", file=sys.stderr, flush=True)
+    if not answers:
+        raise RagError(f"No question of {args.questions!r} could be answered: no note written.")
     path = write_briefing(answers, output, title=args.title, language=settings.language)
     refused = sum(a.refused for a in answers)
-    print(f"{path}: {len(answers) - refused} answered, {refused} refused")
-    return 0
+    summary = f"{path}: {len(answers) - refused} answered, {refused} refused"
+    print(summary + (f", {failed} failed (left out)" if failed else ""))
+    return 1 if failed else 0
 
 
 def cmd_serve(args, settings: Settings) -> int:
