@@ -12,8 +12,19 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import threading
+import time
+from pathlib import Path
+
+import gradio as gr
+import pytest
 
 from rag import cli
+from rag.config import Settings
+from rag.service import Service
+from tests.conftest import HashingEmbedder, served
+from ui import handlers
 
 # --- a failing question is one error record; the batch goes on --------------------------------
 
@@ -72,3 +83,165 @@ def test_a_failing_question_of_a_briefing_is_left_out_and_said(monkeypatch, caps
     text = note.read_text(encoding="utf-8")
     assert "Réponse à Qui ?" in text and "Réponse à Où ?" in text and "boom" not in text
     assert code == 1
+
+
+# --- models are chosen by the operator, not by the caller ---------------------------------------
+
+ARTICLES = {
+    "brest.txt": "Brest inaugure le supercalculateur Kerguelen\n\nLa ville de Brest a inauguré "
+    "le 11 mars 2025 un supercalculateur baptisé Kerguelen, consacré à l'océanographie.",
+    "lusaka.txt": "La Zambie et la Chine signent un accord\n\nÀ Lusaka, la Zambie et la Chine "
+    "ont signé un accord sur l'intelligence artificielle et le cuivre en décembre 2024.",
+    "lyon.txt": "Lyon ouvre une école de robotique\n\nUne école de robotique a ouvert ses "
+    "portes à Lyon en septembre 2024 ; elle accueille trois cents élèves.",
+}
+QUESTION = "Qui a inauguré le supercalculateur Kerguelen ?"
+KEY = "sk-test-zorglub-4242"
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that keeps whatever arrives and hangs up; its thread stops
+    by itself after `lifetime` seconds, or at `close`."""
+
+    def __init__(self, lifetime: float = 60.0) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(8)
+        self._socket.settimeout(0.2)
+        self.port = self._socket.getsockname()[1]
+        self.received: list[bytes] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(lifetime,), daemon=True)
+        self._thread.start()
+
+    def _run(self, lifetime: float) -> None:
+        deadline = time.monotonic() + lifetime
+        with self._socket:
+            while not self._stop.is_set() and time.monotonic() < deadline:
+                try:
+                    connection, _ = self._socket.accept()
+                except TimeoutError:
+                    continue
+                with connection:
+                    connection.settimeout(2.0)
+                    try:
+                        self.received.append(connection.recv(65536))
+                    except OSError:
+                        self.received.append(b"")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture
+def listener():
+    port = Listener()
+    yield port
+    port.close()
+
+
+def open_service(tmp_path: Path, **settings) -> Service:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir(exist_ok=True)
+    for name, text in ARTICLES.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    options = dict(llm="extractive", min_relevance=0.0) | settings
+    config = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(corpus), **options)
+    return Service.open(config, embedder=HashingEmbedder())
+
+
+def hostile_models(port: int, tmp_path: Path) -> list[str]:
+    existing = tmp_path / "real.gguf"
+    existing.write_bytes(b"GGUF" + bytes(60))
+    return [
+        f"openai:http://127.0.0.1:{port}/v1#x",
+        "gguf:/etc/passwd",
+        f"gguf:{existing}",
+        f"gguf:{tmp_path}/missing.gguf",
+        "hf:someone/some-repo:model.gguf",
+        "qwen2.5-coder-72b",
+    ]
+
+
+@pytest.fixture
+def loads(monkeypatch) -> list[str]:
+    """Every backend spec the service asks the registry for."""
+    from rag import service as module
+
+    asked, real = [], module.get_llm
+
+    def recording(spec, settings=None):
+        asked.append(spec)
+        return real(spec, settings)
+
+    monkeypatch.setattr(module, "get_llm", recording)
+    return asked
+
+
+def test_ask_refuses_an_unlisted_model_before_any_request_or_file(tmp_path, listener, loads):
+    service = open_service(tmp_path)
+    offered = service.llm_choices()
+    messages = set()
+    for model in hostile_models(listener.port, tmp_path):
+        with pytest.raises(gr.Error) as refusal:
+            handlers.ask(service, QUESTION, model)
+        messages.add(refusal.value.message)
+        for name in offered:
+            assert name in refusal.value.message
+    assert len(messages) == 1  # the same words whether a file or a port exists or not
+    assert "does not offer" in messages.pop()
+    assert offered[0] == "extractive"  # the server's own model first
+    assert listener.received == [] and set(loads) <= {"extractive"}  # no request, file, download
+    assert handlers.ask(service, QUESTION, "extractive")["model"] == "extractive"
+
+
+def test_the_chat_refuses_an_unlisted_model_in_the_conversation(tmp_path, listener, loads):
+    service = open_service(tmp_path)
+    for model in hostile_models(listener.port, tmp_path):
+        updates = list(handlers.respond(service, QUESTION, [], {}, model, "auto", 3, 0.0))
+        (history, answers, _, box) = updates[-1]
+        assert "does not offer" in history[-1]["content"] and answers == {} and box == QUESTION
+    assert listener.received == [] and set(loads) <= {"extractive"}
+
+
+def test_a_configured_backend_is_listed_by_its_model_and_keeps_address_and_key(
+    tmp_path, listener, monkeypatch
+):
+    monkeypatch.setenv("RAG_OPENAI_API_KEY", KEY)
+    url = f"http://127.0.0.1:{listener.port}/v1"
+    missing = tmp_path / "models" / "secret-model.gguf"
+    service = open_service(tmp_path, llms=f"openai:{url}#remote-qwen, gguf:{missing}")
+    offered = service.llm_choices()
+    assert {"extractive", "remote-qwen", "secret-model"} <= set(offered)
+    assert not [name for name in offered if "127.0.0.1" in name or "/" in name]
+
+    record = handlers.ask(service, QUESTION, "remote-qwen")  # the server hangs up: fallback
+
+    assert len(listener.received) == 1 and f"Bearer {KEY}".encode() in listener.received[0]
+    shown = json.dumps(record, ensure_ascii=False)
+    assert "remote-qwen" in record["notice"] and record["sources"]
+    for secret in (KEY, "127.0.0.1", f":{listener.port}", "isconnect", "Connection", "Cannot"):
+        assert secret not in shown
+    with pytest.raises(gr.Error) as refusal:  # a listed file that is gone: no path, no errno
+        handlers.ask(service, QUESTION, "secret-model")
+    assert "secret-model" in refusal.value.message
+    assert str(missing.parent) not in refusal.value.message
+    assert "not found" not in refusal.value.message
+
+
+def test_the_served_ask_api_refuses_an_unlisted_model_and_nothing_arrives(tmp_path, listener):
+    from gradio_client import Client
+
+    from ui.app import build_app
+
+    service = open_service(tmp_path)
+    with served(build_app(service)) as url:
+        client = Client(url, verbose=False)
+        for model in (f"openai:http://127.0.0.1:{listener.port}/v1#x", "gguf:/etc/passwd"):
+            with pytest.raises(Exception, match="does not offer that model") as refusal:
+                client.predict(QUESTION, model, api_name="/ask")
+            assert "extractive" in str(refusal.value)
+        record = client.predict(QUESTION, "extractive", api_name="/ask")
+        assert record["model"] == "extractive" and record["sources"]
+    assert listener.received == []
