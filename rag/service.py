@@ -42,7 +42,7 @@ class Service:
         self._embedder = embedder
         self._llm = llm
         # Shared with the copies `with_llm` makes, so that one reload serves them all.
-        self._pipeline: AnswerPipeline | None = None
+        self._current = _Current()
 
     @classmethod
     def open(cls, settings: Settings, *, load_llm: bool = True, **parts) -> Service:
@@ -68,10 +68,16 @@ class Service:
         return self._llm
 
     def _answers(self) -> AnswerPipeline:
-        if self._pipeline is None:
+        """The pipeline over the index as last loaded. A caller takes it once and keeps it: an
+        upload puts a new pipeline here and never changes one in use, so an answer reads one
+        index generation from start to end."""
+        if self._current.pipeline is None:
             index = engine.open_index(self.settings, self.embedder, self.notify)
-            self._pipeline = AnswerPipeline(Retriever(index, self.embedder), None, self.settings)
-        return self._pipeline
+            self._current.pipeline = self._pipeline_over(index)
+        return self._current.pipeline
+
+    def _pipeline_over(self, index) -> AnswerPipeline:
+        return AnswerPipeline(Retriever(index, self.embedder), None, self.settings)
 
     # --- answers ------------------------------------------------------------------------------
 
@@ -163,8 +169,9 @@ class Service:
     def search(self, question: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """The `k` best passages for `question` (hybrid retrieval, no LLM), within `filters`
         and the period the question names (see `filters_for`)."""
-        return self._answers().retriever.search(
-            question, k, filters=self.filters_for(question, filters)
+        pipeline = self._answers()
+        return pipeline.retriever.search(
+            question, k, filters=pipeline.resolve_filters(question, filters)
         )
 
     def filters_for(self, question: str, filters: Filters | None = None) -> Filters:
@@ -185,10 +192,15 @@ class Service:
         Returns the doc_ids added and the files refused, each with its reason.
         """
         added, refused = engine.add_articles(self.settings, paths, self.embedder)
-        if added and self._pipeline is not None:
-            index = load_index(self.settings.index_dir)
-            self._pipeline.retriever = Retriever(index, self.embedder)
+        if added and self._current.pipeline is not None:
+            self._current.pipeline = self._pipeline_over(load_index(self.settings.index_dir))
         return added, refused
+
+
+class _Current:
+    """The pipeline answers start from; replaced whole (one assignment) on reload."""
+
+    pipeline: AnswerPipeline | None = None
 
 
 class _Listed(LLM):

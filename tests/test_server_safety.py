@@ -23,7 +23,7 @@ import pytest
 from rag import cli
 from rag.config import Settings
 from rag.service import Service
-from tests.conftest import HashingEmbedder, served
+from tests.conftest import HashingEmbedder, ScriptedLLM, json_reply, served
 from ui import handlers
 
 # --- a failing question is one error record; the batch goes on --------------------------------
@@ -245,3 +245,76 @@ def test_the_served_ask_api_refuses_an_unlisted_model_and_nothing_arrives(tmp_pa
         record = client.predict(QUESTION, "extractive", api_name="/ask")
         assert record["model"] == "extractive" and record["sources"]
     assert listener.received == []
+
+
+# --- one index generation per answer ------------------------------------------------------------
+
+
+class HookedEmbedder(HashingEmbedder):
+    """The hashing embedder, running `on_query` (once) when it embeds a question: an upload
+    that lands while an answer is under way, at the moment the answer reads the index."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_query = None
+
+    def embed_batch(self, texts, is_query):
+        if is_query and self.on_query is not None:
+            hook, self.on_query = self.on_query, None
+            hook()
+        return super().embed_batch(texts, is_query)
+
+
+DATED = {
+    "accord.txt": "La Zambie et la Chine signent un accord\n\nLe 20 décembre 2024, la Zambie "
+    "et la Chine ont signé un accord sur le cuivre et l'intelligence artificielle.",
+    "cuivre.txt": "Le cuivre zambien\n\nLe 5 décembre 2024, les mines de cuivre de Zambie ont "
+    "annoncé une production record.",
+    "sans-date.txt": "Un accord sans date\n\nLa Zambie et la Chine parlent de cuivre.",
+}
+PERIOD_QUESTION = "Quel accord la Zambie a-t-elle signé en décembre 2024 ?"
+
+
+def test_an_upload_during_an_answer_leaves_that_answer_on_one_index(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, text in DATED.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    embedder = HookedEmbedder()
+    settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(corpus), llm="extractive")
+    service = Service.open(settings.replace(min_relevance=0.0), embedder=embedder)
+    upload = tmp_path / "autre-sans-date.txt"
+    upload.write_text("Sans date\n\nLa Zambie et la Chine parlent encore de cuivre.", "utf-8")
+    added = []
+    embedder.on_query = lambda: added.extend(service.add_articles([upload])[0])
+
+    answer = service.ask(PERIOD_QUESTION)
+
+    assert added == ["autre-sans-date"]  # the upload happened while the answer was read
+    # The answer's index held one undated article; the one uploaded meanwhile is not counted.
+    assert answer.notice.startswith("1 article(s) sans date"), answer.notice
+    assert "Zambie" in answer.text
+    following = service.ask(PERIOD_QUESTION)  # the next answer reads the new index
+    assert following.notice.startswith("2 article(s) sans date"), following.notice
+    assert "autre-sans-date" in service.documents()
+
+
+def test_an_upload_between_two_drafts_leaves_the_streaming_answer_whole(tmp_path):
+    from rag.answering.answer import Answer, Draft
+
+    sentence = "La ville de Brest a inauguré le supercalculateur Kerguelen."
+    llm = ScriptedLLM(json_reply([{"text": sentence, "sources": [1]}]))
+    service = open_service(tmp_path)
+    service = Service.open(service.settings, embedder=service.embedder, llm=llm)
+    upload = tmp_path / "quimper.txt"
+    upload.write_text("Quimper ouvre un musée\n\nQuimper ouvre un musée de la faïence.", "utf-8")
+    events = service.stream(QUESTION)
+    assert isinstance(next(events), Draft)
+    assert service.add_articles([upload])[0] == ["quimper"]  # another user's upload, mid-answer
+    answer = list(events)[-1]
+
+    assert isinstance(answer, Answer) and not answer.refused and answer.notice is None
+    documents = service.documents()
+    assert "quimper" in documents
+    for source in answer.sources:  # citations still point into the articles as indexed
+        assert documents[source.doc_id].text[source.start : source.end] == source.text
