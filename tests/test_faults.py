@@ -341,9 +341,10 @@ def test_uploads_are_limited_in_size_and_count_and_deduplicated(tmp_path, hashin
         "one.txt",
         "two.txt",
     ]
-    # A new version of an upload replaces it and does not count twice.
+    # Another file of an uploaded name is a new upload (it never overwrites): it counts.
     (tmp_path / "one.txt").write_text("Rennes inaugure la ligne b du métro.", encoding="utf-8")
-    assert add_articles(settings, [tmp_path / "one.txt"], hashing_embedder)[0] == ["one"]
+    added, refused = add_articles(settings, [tmp_path / "one.txt"], hashing_embedder)
+    assert added == [] and "already holds 2 uploads" in refused[0].reason
 
 
 # --- 4. article text is escaped wherever it is shown ------------------------------------------

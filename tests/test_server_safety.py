@@ -25,6 +25,7 @@ from rag.config import Settings
 from rag.service import Service
 from tests.conftest import HashingEmbedder, ScriptedLLM, json_reply, served
 from ui import handlers
+from ui.render import plain
 
 # --- a failing question is one error record; the batch goes on --------------------------------
 
@@ -318,3 +319,40 @@ def test_an_upload_between_two_drafts_leaves_the_streaming_answer_whole(tmp_path
     assert "quimper" in documents
     for source in answer.sources:  # citations still point into the articles as indexed
         assert documents[source.doc_id].text[source.start : source.end] == source.text
+
+
+# --- uploads never overwrite --------------------------------------------------------------------
+
+
+def test_an_upload_never_overwrites_an_article_or_an_earlier_upload(tmp_path):
+    service = open_service(tmp_path)  # brest, lusaka, lyon
+    texts = {
+        "a": "Quimper ouvre un musée\n\nQuimper ouvre un musée de la faïence.",
+        "b": "Quimper en fête\n\nQuimper accueille le festival de Cornouaille.",
+        "c": "Brest et son port\n\nLe port de Brest accueille un nouveau chantier naval.",
+        "d": "Quimper et la pluie\n\nIl pleut souvent à Quimper, disent les Brestois.",
+    }
+    files = {}
+    for folder, text in texts.items():
+        name = "brest.txt" if folder == "c" else "quimper.txt"  # Gradio keeps the user's name
+        files[folder] = tmp_path / folder / name
+        files[folder].parent.mkdir()
+        files[folder].write_text(text, encoding="utf-8")
+
+    assert service.add_articles([files["a"]]) == (["quimper"], [])
+    assert service.add_articles([files["b"], files["c"]]) == (["quimper-2", "brest-2"], [])
+    status, _ = handlers.upload(service, [str(files["d"])])
+
+    assert status == f"✅ {plain('quimper-3')} ({plain('quimper.txt')})"  # Markdown-escaped
+    uploads = tmp_path / "index" / "uploads"
+    assert sorted(p.name for p in uploads.iterdir()) == [
+        "brest-2.txt",
+        "quimper-2.txt",
+        "quimper-3.txt",
+        "quimper.txt",
+    ]
+    documents = service.documents()
+    assert "faïence" in documents["quimper"].text
+    assert "Cornouaille" in documents["quimper-2"].text
+    assert "chantier naval" in documents["brest-2"].text
+    assert "supercalculateur" in documents["brest"].text  # the corpus article is untouched

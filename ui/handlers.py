@@ -125,7 +125,16 @@ def upload(service: Service, files) -> tuple[str, str]:
     if not paths:
         return I18N("upload_nothing"), corpus_summary(service)
     added, refused = service.add_articles(paths)
-    lines = [f"✅ {plain(doc_id)}" for doc_id in added]
+    # The files kept, in order, beside their doc_ids: one whose name was taken shows both
+    # ("✅ one-2 (one.txt)").
+    names = [Path(p).name for p in paths]
+    for skip in refused:
+        if skip.path in names:
+            names.remove(skip.path)
+    lines = [
+        f"✅ {plain(doc_id)}" + ("" if Path(name).stem == doc_id else f" ({plain(name)})")
+        for doc_id, name in zip(added, names)
+    ]
     lines += [f"❌ {plain(skip.reason)}" for skip in refused]
     return "\n\n".join(lines), corpus_summary(service)
 
