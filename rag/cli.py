@@ -371,22 +371,29 @@ def cmd_serve(args, settings: Settings) -> int:
     from rag.config import DEFAULT_CORPUS_DIR
     from rag.exposure import check_exposure, parse_auth
     from rag.service import Service
-    from ui.app import SEED_EXAMPLES, build_app, launch
+    from ui.app import SEED_EXAMPLES, build_app, launch, own_temp_dir
 
     # Ctrl-C (SIGINT) stops the server even when it was started in the background by a script
     # or `make`: the shell then leaves SIGINT ignored, Python keeps it so, and the server went
     # on running after SIGINT (a test sent it and waited 120 s, in background `make test` runs).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A service manager's stop (SIGTERM) goes the same way, so the upload folder is removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     auth = parse_auth(os.environ.get("RAG_AUTH"))
     warning = check_exposure(args.host, auth, args.public)  # before any slow start-up
     if warning:
         print(warning, file=sys.stderr, flush=True)
     service = Service.open(settings, notify=_notify)
     seeds = Path(settings.corpus_dir).resolve() == Path(DEFAULT_CORPUS_DIR).resolve()
-    app = build_app(service, SEED_EXAMPLES if seeds else None)
-    print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)
-    launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
+    with own_temp_dir():  # uploads land there, and go with it when the server stops
+        app = build_app(service, SEED_EXAMPLES if seeds else None)
+        print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)
+        launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def cmd_models(args, settings: Settings) -> int:

@@ -10,11 +10,13 @@ index generation. Real sockets on 127.0.0.1, the real Gradio server where said; 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
@@ -23,7 +25,7 @@ import pytest
 from rag import cli
 from rag.config import Settings
 from rag.service import Service
-from tests.conftest import HashingEmbedder, ScriptedLLM, json_reply, served
+from tests.conftest import HashingEmbedder, ScriptedLLM, free_port, json_reply, served
 from ui import handlers
 from ui.render import plain
 
@@ -356,3 +358,156 @@ def test_an_upload_never_overwrites_an_article_or_an_earlier_upload(tmp_path):
     assert "Cornouaille" in documents["quimper-2"].text
     assert "chantier naval" in documents["brest-2"].text
     assert "supercalculateur" in documents["brest"].text  # the corpus article is untouched
+
+
+# --- wrong passwords slow their client down ------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_ten_wrong_passwords_meet_a_growing_wait():
+    from rag.exposure import LoginThrottle
+
+    clock = FakeClock()
+    throttle = LoginThrottle(free=3, first=1.0, longest=300.0, clock=clock)
+    waits = []
+    for _ in range(10):
+        assert throttle.wait("192.0.2.7") == 0  # the client waited its turn
+        waits.append(throttle.failed("192.0.2.7"))
+        clock.now += 0.5
+        if waits[-1]:
+            assert throttle.wait("192.0.2.7") == waits[-1] - 0.5  # too early: still waiting
+        clock.now += waits[-1]
+    assert waits == [0, 0, 1, 2, 4, 8, 16, 32, 64, 128]
+    assert throttle.wait("198.51.100.1") == 0  # another client is not slowed down
+    throttle.failed("192.0.2.7")
+    throttle.succeeded("192.0.2.7")  # a right password clears the count
+    assert throttle.wait("192.0.2.7") == 0 and throttle.failed("192.0.2.7") == 0
+
+
+@contextlib.contextmanager
+def served_with_login(app, throttle) -> Iterator[str]:
+    from ui.app import launch
+
+    port = free_port()
+    launch(app, "127.0.0.1", port, auth=[("ann", "secret")], block=False, throttle=throttle)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        app.close()
+
+
+def test_the_served_login_slows_down_one_client_s_wrong_passwords(tmp_path):
+    import httpx
+
+    from rag.exposure import LoginThrottle
+    from ui.app import build_app
+
+    clock = FakeClock()
+    throttle = LoginThrottle(free=3, first=1.0, clock=clock)
+    service = open_service(tmp_path)
+    with served_with_login(build_app(service), throttle) as url:
+        here = httpx.Client(base_url=url, timeout=30)
+        # Another client of the machine: the same server seen from 127.0.0.2.
+        other = httpx.Client(
+            base_url=url, timeout=30, transport=httpx.HTTPTransport(local_address="127.0.0.2")
+        )
+
+        def login(client, password):
+            return client.post("/login", data={"username": "ann", "password": password})
+
+        wrong, waits = 0, []
+        for _ in range(40):  # bounded; each pass is a wrong password or a refusal to wait
+            response = login(here, "guess")
+            if response.status_code == 429:  # too early: the password was not checked
+                waits.append(int(response.headers["retry-after"]))
+                clock.now += waits[-1]
+                continue
+            assert response.status_code == 400
+            wrong += 1
+            if wrong == 10:
+                break
+        assert waits == [1, 2, 4, 8, 16, 32, 64]  # after the 3rd to the 9th wrong password
+        assert login(here, "secret").status_code == 429  # even the right one must wait
+        assert login(other, "secret").status_code == 200  # per client
+        clock.now += 128
+        assert login(here, "secret").status_code == 200
+        assert login(here, "guess").status_code == 400  # the count started again
+        assert login(here, "guess").status_code == 400
+
+
+# --- uploads go with the server ------------------------------------------------------------------
+
+
+def test_uploads_land_in_the_server_s_own_folder_and_go_with_it(tmp_path):
+    import httpx
+
+    from ui.app import build_app, own_temp_dir
+
+    service = open_service(tmp_path)
+    with own_temp_dir() as folder:
+        with served(build_app(service)) as url:
+            response = httpx.post(
+                f"{url}/gradio_api/upload", files={"files": ("note.txt", b"Quimper.")}, timeout=30
+            )
+            (stored,) = response.json()
+            assert Path(stored).is_file() and Path(stored).is_relative_to(folder)
+    assert not folder.exists() and not Path(stored).exists()
+
+
+@pytest.mark.slow
+def test_rag_serve_removes_its_uploads_when_stopped(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    from tests.conftest import ROOT, stop
+
+    port = free_port()
+    log = open(tmp_path / "server.log", "w")  # a file: an unread pipe can fill and block
+    process = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port), "--llm", "extractive"]
+        + ["--index-dir", str(tmp_path / "index")],
+        cwd=ROOT,
+        env={
+            **{k: v for k, v in os.environ.items() if k not in ("RAG_AUTH", "GRADIO_TEMP_DIR")},
+            "PYTHONPATH": str(ROOT),
+            "GRADIO_ANALYTICS_ENABLED": "False",
+            "GRADIO_TEMP_DIR": str(tmp_path / "gradio"),  # where a stray upload would stay
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for _ in range(480):  # bounded: at most four minutes (the first start builds the index)
+            if process.poll() is not None:
+                raise AssertionError((tmp_path / "server.log").read_text())
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the server did not start")
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/gradio_api/upload",
+            files={"files": ("note.txt", b"Quimper ouvre un musee.")},
+            timeout=30,
+        )
+        (stored,) = response.json()
+        assert Path(stored).is_file()
+        process.send_signal(signal.SIGTERM)  # how a service manager stops it
+        process.wait(timeout=60)
+    finally:
+        stop(process)
+        log.close()
+    assert not Path(stored).exists()
+    assert [p for p in (tmp_path / "gradio").rglob("*") if p.is_file()] == []
