@@ -398,6 +398,7 @@ def _interrupt(signum, frame):
 
 def cmd_models(args, settings: Settings) -> int:
     from rag.backends.llms import backends
+    from rag.service import Service
 
     rows = [
         {
@@ -418,6 +419,8 @@ def cmd_models(args, settings: Settings) -> int:
         print(
             f"{row['name']:<22} {row['kind']:<11} available: {mark}  {row['description']}{default}"
         )
+    # What `rag serve` lets callers pick (nothing is loaded to say it).
+    print(f"\nOffered by rag serve: {', '.join(Service(settings).llm_choices())}")
     return 0
 
 

@@ -137,7 +137,8 @@ class Service:
         """The offered backends, by the name callers see -> the operator's spec: this service's
         own, the `llms` setting's (named there, else by model or file name, never by address
         or path), the installed bundled models and extractive (by their registry names)."""
-        offered = {self.llm.name: self.settings.llm}
+        own = self._llm.name if self._llm is not None else self._own_name()  # not loaded here
+        offered = {own: self.settings.llm}
         for name, spec in self._configured():
             offered.setdefault(name, spec)
         for backend in backends():

@@ -233,6 +233,16 @@ def test_a_configured_backend_is_listed_by_its_model_and_keeps_address_and_key(
     assert "not found" not in refusal.value.message
 
 
+def test_rag_models_says_what_the_server_offers_by_name_only(monkeypatch, capsys, listener):
+    remote = f"openai:http://127.0.0.1:{listener.port}/v1"
+    monkeypatch.setenv("RAG_LLMS", f"big={remote}#qwen-32b, gguf:/models/mistral-7b.gguf")
+    assert cli.main(["models", "--llm", f"{remote}#local-llama"]) == 0
+    offered = capsys.readouterr().out.splitlines()[-1]
+    assert offered.startswith("Offered by rag serve: local-llama, big, mistral-7b, ")
+    assert "extractive" in offered and "127.0.0.1" not in offered and "/models" not in offered
+    assert listener.received == []  # listing loads and reaches nothing
+
+
 def test_the_served_ask_api_refuses_an_unlisted_model_and_nothing_arrives(tmp_path, listener):
     from gradio_client import Client
 
