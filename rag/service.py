@@ -64,7 +64,7 @@ class Service:
     def llm(self) -> LLM:
         """The backend that answers, loaded on first use, under the name callers see."""
         if self._llm is None:
-            self._llm = _listed(self._own_name(), self.settings.llm, self.settings)
+            self._llm = _listed(self._names()[0], self.settings.llm, self.settings)
         return self._llm
 
     def _answers(self) -> AnswerPipeline:
@@ -137,33 +137,38 @@ class Service:
         """The offered backends, by the name callers see -> the operator's spec: this service's
         own, the `llms` setting's (named there, else by model or file name, never by address
         or path), the installed bundled models and extractive (by their registry names)."""
-        own = self._llm.name if self._llm is not None else self._own_name()  # not loaded here
+        own, configured = self._names()
+        if self._llm is not None:  # an LLM passed in answers under its own name
+            own = self._llm.name
         offered = {own: self.settings.llm}
-        for name, spec in self._configured():
+        for name, spec in configured:
             offered.setdefault(name, spec)
         for backend in backends():
             if not backend.is_prefix and backend.available():
                 offered.setdefault(backend.name, backend.name)
         return offered
 
-    def _configured(self) -> list[tuple[str, str]]:
-        """The `llms` setting as (name callers see, spec); registry names are never taken."""
+    def _names(self) -> tuple[str, list[tuple[str, str]]]:
+        """The name callers see for `settings.llm`, and the `llms` setting as (name, spec).
+        A spec without a name gets its model or file name, made unique (`qwen-2`) against
+        the registry's names and the names given before it."""
+        own_spec = self.settings.llm
+        entries = offered_llms(self.settings.llms)
         taken = {b.name for b in backends() if not b.is_prefix}
-        pairs = []
-        for name, spec in offered_llms(self.settings.llms):
-            name = name or _unique(public_name(spec), taken)
+        labels = {spec: name for name, spec in entries if name}
+        own = labels.get(own_spec) or own_spec
+        if own == own_spec and ":" in own_spec:
+            own = _unique(public_name(own_spec), taken)
+        taken.add(own)
+        configured = []
+        for name, spec in entries:
+            if spec == own_spec:
+                name = own
+            elif not name:
+                name = _unique(public_name(spec), taken)
             taken.add(name)
-            pairs.append((name, spec))
-        return pairs
-
-    def _own_name(self) -> str:
-        """The name callers see for this service's own backend (`settings.llm`)."""
-        spec = self.settings.llm
-        named = [name for name, other in self._configured() if other == spec]
-        if named:
-            return named[0]
-        taken = {b.name for b in backends() if not b.is_prefix}
-        return spec if ":" not in spec else _unique(public_name(spec), taken)
+            configured.append((name, spec))
+        return own, configured
 
     # --- passages and articles ----------------------------------------------------------------
 

@@ -243,6 +243,19 @@ def test_rag_models_says_what_the_server_offers_by_name_only(monkeypatch, capsys
     assert listener.received == []  # listing loads and reaches nothing
 
 
+def test_configured_backends_get_distinct_names_that_hide_their_address():
+    settings = Settings(
+        llm="openai:http://10.0.0.5:8000/v1#qwen",
+        llms="openai:http://10.0.0.6/v1#qwen, big=openai:http://10.0.0.7/v1#qwen, "
+        "gguf:/srv/models/extractive.gguf, openai:http://10.0.0.8/v1",
+    )
+    offered = Service(settings).llm_choices()
+    assert offered[:5] == ["qwen", "qwen-2", "big", "extractive-2", "openai"]
+    assert "extractive" in offered  # a file's name never takes a registry name
+    with pytest.raises(Exception, match="llms"):
+        Settings(llms="b@d=openai:http://10.0.0.9/v1#m")
+
+
 def test_the_served_ask_api_refuses_an_unlisted_model_and_nothing_arrives(tmp_path, listener):
     from gradio_client import Client
 
