@@ -14,6 +14,8 @@ from rag import threads
 from rag.config import Settings
 from rag.errors import ConfigError, RagError
 
+log = logging.getLogger(__name__)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -241,9 +243,20 @@ def cmd_search(args, settings: Settings) -> int:
     filters = _filters(args)
     service = Service.open(settings, load_llm=False, notify=_notify)
     k = args.top_k or 5
+    failed = 0
     for question in _questions(args.question):
-        used = service.filters_for(question, filters)
-        hits = service.search(question, k, used)
+        try:
+            used = service.filters_for(question, filters)
+            hits = service.search(question, k, used)
+        except Exception as exc:  # one question's failure is its own record; the batch goes on
+            failed += 1
+            error = _question_error(question, exc)
+            record = {"question": question, "error": error}
+            print(
+                json.dumps(record, ensure_ascii=False) if args.json else f"error: {error}",
+                flush=True,
+            )
+            continue
         period = used.period.to_dict() if used.period is not None else None
         if args.json:
             record = {"question": question, "hits": [h.to_dict() for h in hits]}
@@ -256,7 +269,7 @@ def cmd_search(args, settings: Settings) -> int:
         for hit in hits:
             snippet = textwrap.shorten(" ".join(hit.chunk.text.split()), 160)
             print(f"  {hit.rank}. [{hit.chunk.doc_id}] {hit.score:.4f}  {snippet}")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_ask(args, settings: Settings) -> int:
@@ -264,13 +277,30 @@ def cmd_ask(args, settings: Settings) -> int:
 
     filters = _filters(args)
     service = Service.open(settings, notify=_notify)
+    failed = 0
     for question in _questions(args.question):
-        answer = service.ask(question, filters=filters)
+        try:
+            answer = service.ask(question, filters=filters)
+        except Exception as exc:  # one question's failure is its own record; the batch goes on
+            failed += 1
+            error = _question_error(question, exc)
+            if args.json:
+                record = {"question": question, "error": error}
+                print(json.dumps(record, ensure_ascii=False), flush=True)
+            else:
+                print(f"error: {error}", flush=True)
+            continue
         if args.json:
             print(answer.to_json(), flush=True)
         else:
             print(format_answer(answer), flush=True)
-    return 0
+    return 1 if failed else 0
+
+
+def _question_error(question: str, exc: Exception) -> str:
+    """One line for a question that failed; the traceback goes to the log, for a bug report."""
+    log.error("question %r failed", question, exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def cmd_chat(args, settings: Settings) -> int:
@@ -321,14 +351,22 @@ def cmd_brief(args, settings: Settings) -> int:
         raise ConfigError(f"No questions in {args.questions!r}: write one question per line.")
     filters = _filters(args)
     service = Service.open(settings, notify=_notify)
-    answers = []
+    answers, failed = [], 0
     for number, question in enumerate(questions, 1):
         print(f"[{number}/{len(questions)}] {question}", file=sys.stderr, flush=True)
-        answers.append(service.ask(question, filters=filters))
+        try:
+            answers.append(service.ask(question, filters=filters))
+        except Exception as exc:  # left out of the note, said here; the others go on
+            failed += 1
+            error = _question_error(question, exc)
+            print(f"[{number}/{len(questions)}] error: {error}", file=sys.stderr, flush=True)
+    if not answers:
+        raise RagError(f"No question of {args.questions!r} could be answered: no note written.")
     path = write_briefing(answers, output, title=args.title, language=settings.language)
     refused = sum(a.refused for a in answers)
-    print(f"{path}: {len(answers) - refused} answered, {refused} refused")
-    return 0
+    summary = f"{path}: {len(answers) - refused} answered, {refused} refused"
+    print(summary + (f", {failed} failed (left out)" if failed else ""))
+    return 1 if failed else 0
 
 
 def cmd_serve(args, settings: Settings) -> int:
@@ -337,26 +375,34 @@ def cmd_serve(args, settings: Settings) -> int:
     from rag.config import DEFAULT_CORPUS_DIR
     from rag.exposure import check_exposure, parse_auth
     from rag.service import Service
-    from ui.app import SEED_EXAMPLES, build_app, launch
+    from ui.app import SEED_EXAMPLES, build_app, launch, own_temp_dir
 
     # Ctrl-C (SIGINT) stops the server even when it was started in the background by a script
     # or `make`: the shell then leaves SIGINT ignored, Python keeps it so, and the server went
     # on running after SIGINT (a test sent it and waited 120 s, in background `make test` runs).
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    # A service manager's stop (SIGTERM) goes the same way, so the upload folder is removed.
+    signal.signal(signal.SIGTERM, _interrupt)
     auth = parse_auth(os.environ.get("RAG_AUTH"))
     warning = check_exposure(args.host, auth, args.public)  # before any slow start-up
     if warning:
         print(warning, file=sys.stderr, flush=True)
     service = Service.open(settings, notify=_notify)
     seeds = Path(settings.corpus_dir).resolve() == Path(DEFAULT_CORPUS_DIR).resolve()
-    app = build_app(service, SEED_EXAMPLES if seeds else None)
-    print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)
-    launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
+    with own_temp_dir():  # uploads land there, and go with it when the server stops
+        app = build_app(service, SEED_EXAMPLES if seeds else None)
+        print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)
+        launch(app, args.host, args.port, auth=auth, max_file_size=settings.max_upload_bytes)
     return 0
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def cmd_models(args, settings: Settings) -> int:
     from rag.backends.llms import backends
+    from rag.service import Service
 
     rows = [
         {
@@ -377,6 +423,8 @@ def cmd_models(args, settings: Settings) -> int:
         print(
             f"{row['name']:<22} {row['kind']:<11} available: {mark}  {row['description']}{default}"
         )
+    # What `rag serve` lets callers pick (nothing is loaded to say it).
+    print(f"\nOffered by rag serve: {', '.join(Service(settings).llm_choices())}")
     return 0
 
 

@@ -93,6 +93,10 @@ class Settings:
     corpus_dir: str = DEFAULT_CORPUS_DIR
     embedder: str = DEFAULT_EMBEDDER
     llm: str = DEFAULT_LLM
+    # More backends the app offers besides `llm`, comma-separated; NAME=SPEC lists one under NAME
+    # (e.g. "big=openai:http://gpu:8000/v1#qwen-32b"). Callers pick only from these, `llm`, the
+    # installed bundled models and extractive.
+    llms: str = ""
     chunk_size: int = DEFAULT_CHUNK_SIZE
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     top_k: int = DEFAULT_TOP_K
@@ -141,6 +145,7 @@ class Settings:
             raise ConfigError(
                 f"max_question_chars={self.max_question_chars} is too small: use at least 20."
             )
+        offered_llms(self.llms)  # a typo is said at start, not when a caller picks the model
         if self.max_upload_bytes < 1 or self.max_uploads < 0:
             raise ConfigError("max_upload_bytes must be positive and max_uploads at least 0.")
         for name in ("max_document_chars", "max_unzipped_bytes", "max_pdf_pages"):
@@ -197,3 +202,23 @@ def parse_backend(spec: str) -> tuple[str, str | None]:
     if spec.startswith("milvus:") and re.match(r"^(https?|tcp)://.+", spec[len("milvus:") :]):
         return "milvus", spec[len("milvus:") :]
     raise ConfigError(f"index_backend={spec!r}: choose one of {', '.join(BACKENDS)}.")
+
+
+_LLM_NAME = re.compile(r"[\w.\-]+")
+
+
+def offered_llms(value: str) -> list[tuple[str | None, str]]:
+    """The `llms` setting as (name or None, backend spec) pairs: "big=openai:URL#M, gguf:/x.gguf"
+    gives [("big", "openai:URL#M"), (None, "gguf:/x.gguf")]."""
+    pairs = []
+    for entry in filter(None, (e.strip() for e in value.split(","))):
+        name, equals, spec = entry.partition("=")
+        if not equals or ":" in name or "/" in name:  # "=" inside a spec, e.g. a URL's query
+            name, spec = "", entry
+        name, spec = name.strip(), spec.strip()
+        if equals and name and not _LLM_NAME.fullmatch(name):
+            raise ConfigError(f"llms: {name!r} is not a model name: use letters, digits, . - _")
+        if not spec:
+            raise ConfigError(f"llms: {entry!r} names no backend: write NAME=SPEC or SPEC.")
+        pairs.append((name or None, spec))
+    return pairs

@@ -16,7 +16,8 @@ from rag.answering.answer import Answer, AnswerPipeline, Draft
 from rag.answering.periods import Filters
 from rag.answering.retrieval import Hit, Retriever
 from rag.backends.llms import LLM, backends, get_llm
-from rag.config import Settings
+from rag.config import Settings, offered_llms
+from rag.errors import LLMError, RagError
 from rag.index import engine
 from rag.index.embedders import Embedder, get_embedder
 from rag.index.store import load_index
@@ -41,7 +42,7 @@ class Service:
         self._embedder = embedder
         self._llm = llm
         # Shared with the copies `with_llm` makes, so that one reload serves them all.
-        self._pipeline: AnswerPipeline | None = None
+        self._current = _Current()
 
     @classmethod
     def open(cls, settings: Settings, *, load_llm: bool = True, **parts) -> Service:
@@ -61,16 +62,22 @@ class Service:
 
     @property
     def llm(self) -> LLM:
-        """The backend that answers, loaded on first use."""
+        """The backend that answers, loaded on first use, under the name callers see."""
         if self._llm is None:
-            self._llm = get_llm(self.settings.llm, self.settings)
+            self._llm = _listed(self._names()[0], self.settings.llm, self.settings)
         return self._llm
 
     def _answers(self) -> AnswerPipeline:
-        if self._pipeline is None:
+        """The pipeline over the index as last loaded. A caller takes it once and keeps it: an
+        upload puts a new pipeline here and never changes one in use, so an answer reads one
+        index generation from start to end."""
+        if self._current.pipeline is None:
             index = engine.open_index(self.settings, self.embedder, self.notify)
-            self._pipeline = AnswerPipeline(Retriever(index, self.embedder), None, self.settings)
-        return self._pipeline
+            self._current.pipeline = self._pipeline_over(index)
+        return self._current.pipeline
+
+    def _pipeline_over(self, index) -> AnswerPipeline:
+        return AnswerPipeline(Retriever(index, self.embedder), None, self.settings)
 
     # --- answers ------------------------------------------------------------------------------
 
@@ -101,28 +108,76 @@ class Service:
         raise AssertionError("stream() always ends with an Answer")
 
     def with_llm(self, name: str | None) -> Service:
-        """This service answering with backend `name` (empty: this one), on the same index."""
+        """This service answering with the offered backend `name` (empty: this one), on the
+        same index. Any other name is refused, with the offered ones, before anything is
+        loaded or reached: callers choose among the operator's backends, never a new one."""
         if not name or name == self.llm.name:
             return self
+        offered = self._offered()
+        if name not in offered:
+            raise LLMError(
+                f"This server does not offer that model. Choose one of: {', '.join(offered)}."
+            )
         self._answers()  # opened before the copy, so the copy shares it
         other = copy.copy(self)
-        other._llm = get_llm(name, self.settings)
+        try:
+            other._llm = _listed(name, offered[name], self.settings)
+        except RagError as exc:  # its path or address stays in the server's log
+            log.error("%s could not be loaded: %s", name, exc)
+            raise LLMError(
+                f"The model {name} could not be loaded; the server's log says why."
+            ) from None
         return other
 
     def llm_choices(self) -> list[str]:
-        """The backends to offer by name: every available one, this service's first if unlisted."""
-        names = [b.name for b in backends() if not b.is_prefix and b.available()]
-        if self.llm.name not in names:
-            names.insert(0, self.llm.name)
-        return names
+        """The names of the backends callers may choose, this service's first."""
+        return list(self._offered())
+
+    def _offered(self) -> dict[str, str]:
+        """The offered backends, by the name callers see -> the operator's spec: this service's
+        own, the `llms` setting's (named there, else by model or file name, never by address
+        or path), the installed bundled models and extractive (by their registry names)."""
+        own, configured = self._names()
+        if self._llm is not None:  # an LLM passed in answers under its own name
+            own = self._llm.name
+        offered = {own: self.settings.llm}
+        for name, spec in configured:
+            offered.setdefault(name, spec)
+        for backend in backends():
+            if not backend.is_prefix and backend.available():
+                offered.setdefault(backend.name, backend.name)
+        return offered
+
+    def _names(self) -> tuple[str, list[tuple[str, str]]]:
+        """The name callers see for `settings.llm`, and the `llms` setting as (name, spec).
+        A spec without a name gets its model or file name, made unique (`qwen-2`) against
+        the registry's names and the names given before it."""
+        own_spec = self.settings.llm
+        entries = offered_llms(self.settings.llms)
+        taken = {b.name for b in backends() if not b.is_prefix}
+        labels = {spec: name for name, spec in entries if name}
+        own = labels.get(own_spec) or own_spec
+        if own == own_spec and ":" in own_spec:
+            own = _unique(public_name(own_spec), taken)
+        taken.add(own)
+        configured = []
+        for name, spec in entries:
+            if spec == own_spec:
+                name = own
+            elif not name:
+                name = _unique(public_name(spec), taken)
+            taken.add(name)
+            configured.append((name, spec))
+        return own, configured
 
     # --- passages and articles ----------------------------------------------------------------
 
     def search(self, question: str, k: int, filters: Filters | None = None) -> list[Hit]:
         """The `k` best passages for `question` (hybrid retrieval, no LLM), within `filters`
         and the period the question names (see `filters_for`)."""
-        return self._answers().retriever.search(
-            question, k, filters=self.filters_for(question, filters)
+        pipeline = self._answers()
+        return pipeline.retriever.search(
+            question, k, filters=pipeline.resolve_filters(question, filters)
         )
 
     def filters_for(self, question: str, filters: Filters | None = None) -> Filters:
@@ -143,7 +198,49 @@ class Service:
         Returns the doc_ids added and the files refused, each with its reason.
         """
         added, refused = engine.add_articles(self.settings, paths, self.embedder)
-        if added and self._pipeline is not None:
-            index = load_index(self.settings.index_dir)
-            self._pipeline.retriever = Retriever(index, self.embedder)
+        if added and self._current.pipeline is not None:
+            self._current.pipeline = self._pipeline_over(load_index(self.settings.index_dir))
         return added, refused
+
+
+class _Current:
+    """The pipeline answers start from; replaced whole (one assignment) on reload."""
+
+    pipeline: AnswerPipeline | None = None
+
+
+class _Listed(LLM):
+    """A backend under the name callers see, so that no answer carries its address or path:
+    `openai:http://10.0.0.5:8000/v1#qwen-32b` answers as `qwen-32b`."""
+
+    def __init__(self, name: str, backend: LLM) -> None:
+        self.name = name
+        self.kind = backend.kind
+        self.backend = backend
+
+    def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
+        return self.backend.stream(messages, schema, temperature, max_tokens)
+
+
+def _listed(name: str, spec: str, settings: Settings) -> LLM:
+    backend = get_llm(spec, settings)
+    return backend if backend.name == name else _Listed(name, backend)
+
+
+def public_name(spec: str) -> str:
+    """A name for a backend spec that shows neither address nor path: the model of
+    `openai:URL#MODEL`, the file name of `gguf:/path/x.gguf` or `hf:REPO:x.gguf`."""
+    kind, _, rest = spec.partition(":")
+    if kind == "openai":
+        return rest.partition("#")[2].strip() or "openai"
+    if kind in ("gguf", "hf"):
+        return Path(rest.rsplit(":", 1)[-1]).stem or kind
+    return spec if not rest else kind
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    candidate, number = name, 1
+    while candidate in taken:
+        number += 1
+        candidate = f"{name}-{number}"
+    return candidate

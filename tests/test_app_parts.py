@@ -38,15 +38,17 @@ def test_uploads_are_checked_kept_beside_the_index_and_indexed(
 
     added, refused = add_articles(settings, [good, binary, clash, pdf], hashing_embedder)
 
-    assert added == ["brest"]
+    assert added == ["brest", "000_223126d914c8c667-2"]  # a taken name is kept beside it
     reasons = {skip.path: skip.reason for skip in refused}
-    assert set(reasons) == {"photo.txt", "000_223126d914c8c667.txt", "report.pdf"}
-    assert "rename" in reasons["000_223126d914c8c667.txt"]
+    assert set(reasons) == {"photo.txt", "report.pdf"}
     assert "not a readable PDF" in reasons["report.pdf"]
-    assert sorted(p.name for p in (tmp_path / "index" / "uploads").iterdir()) == ["brest.md"]
+    assert sorted(p.name for p in (tmp_path / "index" / "uploads").iterdir()) == [
+        "000_223126d914c8c667-2.txt",
+        "brest.md",
+    ]
     assert "brest" in load_index(settings.index_dir).documents
     assert not (seed_copy / "brest.md").exists()  # the corpus folder is never written to
-    assert len(load_articles(settings).documents) == 6
+    assert len(load_articles(settings).documents) == 7
 
 
 def answer(refused=False) -> Answer:

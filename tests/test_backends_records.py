@@ -19,7 +19,11 @@ QUESTION = "Avec quel pays africain la Chine s'est-elle associée ?"
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory):
-    settings = Settings(index_dir=str(tmp_path_factory.mktemp("index")), corpus_dir=str(SEEDS))
+    settings = Settings(
+        index_dir=str(tmp_path_factory.mktemp("index")),
+        corpus_dir=str(SEEDS),
+        llms=f"small-gguf=gguf:{small_gguf()}",  # a GGUF file the operator offers by name
+    )
     return Service.open(
         settings, llm=get_llm("extractive"), embedder=get_embedder(settings.embedder)
     )
@@ -29,9 +33,8 @@ def small_gguf() -> str:
     return str(ensure_gguf(BUNDLED["qwen2.5-coder-0.5b"], Settings().model_cache_dir()))
 
 
-@pytest.mark.parametrize("name", ["qwen2.5-coder-0.5b", "gguf:SMALL", "extractive"])
+@pytest.mark.parametrize("name", ["qwen2.5-coder-0.5b", "small-gguf", "extractive"])
 def test_each_backend_returns_a_valid_cited_record(service, name):
-    name = name.replace("SMALL", small_gguf())
     answer = service.with_llm(name).ask(QUESTION)
     record = json.loads(answer.to_json())
     assert set(record) == set(Answer.__dataclass_fields__)

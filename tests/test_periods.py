@@ -13,6 +13,8 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rag.answering.answer import AnswerPipeline
 from rag.answering.periods import (
@@ -21,6 +23,7 @@ from rag.answering.periods import (
     bounds,
     mentioned_spans,
     parse_period,
+    without_period,
     without_relative,
 )
 from rag.backends.llms import ExtractiveLLM
@@ -267,3 +270,106 @@ def test_relative_time_words_choose_articles_not_passages(retriever):
     assert [(e.doc_id, e.start) for e in asked.evidence] == [
         (e.doc_id, e.start) for e in plain.evidence
     ]
+
+
+# --- what news writes: seasons, terms, halves, quarters (issue 24) ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "since", "until"),
+    [
+        ("Quel est le classement de l'Exelsior AC en 1930-31 ?", "1930-01-01", "1931-12-31"),
+        ("Who won the 2019-20 season?", "2019-01-01", "2020-12-31"),
+        ("Qui a mené le championnat 2024/25 ?", "2024-01-01", "2025-12-31"),
+        ("Qui présidait pendant la saison 2019-2020 ?", "2019-01-01", "2020-12-31"),
+        ("Et la saison 1999-00 ?", "1999-01-01", "2000-12-31"),
+        ("Quels résultats au S1 2025 ?", "2025-01-01", "2025-06-30"),
+        ("What were the H2 2024 sales?", "2024-07-01", "2024-12-31"),
+        ("What happened in Q3 2025?", "2025-07-01", "2025-09-30"),
+        ("Quel chiffre d'affaires au T4 2024 ?", "2024-10-01", "2024-12-31"),
+        ("Que s'est-il passé fin 2024 ?", "2024-01-01", "2024-12-31"),
+        ("Qu'annonçait-on mi-2024 ?", "2024-01-01", "2024-12-31"),
+        ("Que dit l'article du 2024-07 ?", "2024-07-01", "2024-07-31"),  # still a month
+    ],
+)
+def test_seasons_halves_and_quarters_are_periods(question, since, until):
+    assert parse_period(question, NEWEST) == Period(since=since, until=until)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Qui gagne en 2019-13 ?",  # neither a month nor a season
+        "Que s'est-il passé au S3 2025 ?",  # no third half
+        "Que dit l'article du 2024-02-31 ?",  # no such day
+        "Que s'est-il passé il y a 99999999 ans ?",  # before the calendar begins
+    ],
+)
+def test_an_unreadable_date_leaves_the_question_without_a_period(question):
+    assert parse_period(question, NEWEST) is None
+
+
+def test_the_season_question_that_crashed_the_cli_is_answered(retriever):
+    pipeline = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS)
+    answer = pipeline.ask("Quel est le classement de l'Exelsior AC en 1930-31 ?")
+    assert answer.period == {"since": "1930-01-01", "until": "1931-12-31", "from": "question"}
+    assert answer.refused  # no seed article is about 1930
+
+
+# --- nothing a question says makes the reader or the pipeline raise ----------------------------
+
+WORDS = [
+    "en", "depuis", "avant", "après", "entre", "et", "fin", "mi-", "début", "saison", "the",
+    "since", "before", "between", "and", "season", "S1", "H2", "Q3", "T4", "il y a", "ans",
+    "ago", "years", "l'an dernier", "last year", "le", "Chine", "IA", "?", "'", "’",
+]  # fmt: skip
+MONTHS = ["janvier", "février", "mars", "août", "décembre", "déc.", "May", "sept", "july"]
+PIECES = st.one_of(
+    st.integers(1890, 2110).map(str),  # years, and numbers next to them
+    st.from_regex(r"\A[0-9]{1,9}\Z"),
+    st.sampled_from(["-", "/", "–", " - ", ".", ",", " "]),
+    st.sampled_from(MONTHS),
+    st.sampled_from(WORDS),
+    st.text(max_size=4),
+)
+# At least one date-like piece: "1930-31", "2024-88", "S3 2025", "2019/2020-07".
+YEARS = st.integers(1890, 2110).map(str)
+NUMBERS = st.integers(0, 99).map(lambda n: f"{n:02d}") | st.integers(0, 9999).map(str)
+DATE_LIKE = st.one_of(
+    st.tuples(YEARS, st.sampled_from("-/–"), NUMBERS),  # "1930-31", "2024/25", "2019-2020"
+    st.tuples(YEARS, st.just("-"), NUMBERS, st.just("-"), NUMBERS),  # "2024-02-31"
+    st.tuples(st.sampled_from("SHQTshqt"), st.integers(0, 9).map(str), st.just(" "), YEARS),
+).map("".join)
+
+
+def _question(separator: str, before: list[str], date_like: str, after: list[str]) -> str:
+    return separator.join([*before, date_like, *after])
+
+
+# Pieces joined with spaces ("en 2019 - 20") or without ("2019-20", "fin2024").
+QUESTIONS_TEXT = st.builds(
+    _question,
+    st.sampled_from([" ", ""]),
+    st.lists(PIECES, max_size=7),
+    DATE_LIKE,
+    st.lists(PIECES, max_size=7),
+)
+FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None)
+
+
+@FUZZ
+@given(QUESTIONS_TEXT)
+def test_the_period_reader_never_raises(question):
+    period = parse_period(question, NEWEST)
+    assert period is None or isinstance(period, Period)
+    if period is not None and period.since and period.until:
+        assert period.since <= period.until
+    without_period(question)
+    without_relative(question)
+
+
+@FUZZ
+@given(QUESTIONS_TEXT)
+def test_the_answer_pipeline_never_raises(retriever, question):
+    answer = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS).ask(question)
+    assert answer.text

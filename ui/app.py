@@ -8,11 +8,19 @@ What each event does lives in `ui.handlers`.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import gradio as gr
 
 from rag.config import DEFAULT_MAX_UPLOAD_BYTES
+from rag.exposure import LoginThrottle
 from rag.service import Service
 from ui import handlers
 from ui.handlers import STALE_BRIEFING_SECONDS, BriefingFiles
@@ -190,11 +198,19 @@ def launch(
     auth=None,
     block: bool = True,
     max_file_size: int | None = DEFAULT_MAX_UPLOAD_BYTES,
+    throttle: LoginThrottle | None = None,
 ):
     """Start the server with the app's styles, citation script and translations.
 
     `max_file_size` (bytes) is enforced by Gradio on every upload, before the file is stored.
+    With `auth`, wrong passwords slow their client down (`throttle`, a `LoginThrottle` by
+    default).
     """
+    from starlette.middleware import Middleware
+
+    middleware = []
+    if auth:
+        middleware.append(Middleware(LoginThrottling, throttle=throttle or LoginThrottle()))
     script = (HERE / "citations.js").read_text(encoding="utf-8")
     return app.launch(
         server_name=host,
@@ -207,4 +223,65 @@ def launch(
         quiet=not block,
         show_error=True,
         max_file_size=max_file_size,
+        app_kwargs={"middleware": middleware},
     )
+
+
+@contextlib.contextmanager
+def own_temp_dir() -> Iterator[Path]:
+    """A folder of this server's own for Gradio's uploads and file cache, removed with all it
+    holds when the block ends (the server stopped). Build and launch the app inside the block:
+    Gradio reads `GRADIO_TEMP_DIR` when it makes its components and its server. An operator's
+    own `GRADIO_TEMP_DIR` holds the folder."""
+    previous = os.environ.get("GRADIO_TEMP_DIR")
+    folder = Path(tempfile.mkdtemp(prefix="rag-serve-", dir=previous or None))
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop("GRADIO_TEMP_DIR", None)
+        else:
+            os.environ["GRADIO_TEMP_DIR"] = previous
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class LoginThrottling:
+    """ASGI middleware around Gradio's login form (`POST /login`): a client that must still
+    wait (see `LoginThrottle`) gets 429 with `Retry-After`, and its password is not checked;
+    otherwise Gradio's answer (200 or 400) counts as a right or wrong password. The client is
+    the connection's address: behind a proxy, every user shares the proxy's."""
+
+    def __init__(self, app, throttle: LoginThrottle) -> None:
+        self.app = app
+        self.throttle = throttle
+
+    async def __call__(self, scope, receive, send):
+        is_login = scope["type"] == "http" and scope.get("method") == "POST"
+        if not is_login or scope.get("path", "").rstrip("/") != "/login":
+            return await self.app(scope, receive, send)
+        client = (scope.get("client") or ("unknown", 0))[0]
+        wait = self.throttle.wait(client)
+        if wait > 0:
+            seconds = math.ceil(wait)
+            body = json.dumps(
+                {"detail": f"Too many wrong passwords: try again in {seconds} s."}
+            ).encode()
+            headers = [
+                (b"content-type", b"application/json"),
+                (b"retry-after", str(seconds).encode()),
+                (b"content-length", str(len(body)).encode()),
+            ]
+            await send({"type": "http.response.start", "status": 429, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def counted(message):
+            if message["type"] == "http.response.start":
+                if message["status"] == 200:
+                    self.throttle.succeeded(client)
+                elif message["status"] in (400, 401):
+                    self.throttle.failed(client)
+            await send(message)
+
+        await self.app(scope, receive, counted)

@@ -19,6 +19,7 @@ import gradio as gr
 from rag.answering.answer import Answer, Draft
 from rag.answering.briefing import render_markdown, write_briefing
 from rag.answering.periods import Filters, bounds
+from rag.errors import RagError
 from ui.labels import ADD_TO_BRIEFING, I18N
 from ui.render import chat_message, plain, sources_panel
 from ui.timeline import timeline_html
@@ -59,9 +60,15 @@ def respond(
         history.append({"role": "assistant", "content": f"⚠ *{plain(str(exc))}*"})
         yield history, answers, gr.update(), message
         return
+    try:
+        chosen = service.with_llm(model)
+    except RagError as exc:  # a model the server does not offer: said in the chat
+        history.append({"role": "assistant", "content": f"⚠ *{plain(str(exc))}*"})
+        yield history, answers, gr.update(), message
+        return
     history.append({"role": "assistant", "content": "…"})
     turn = len(history) - 1
-    events = service.with_llm(model).stream(
+    events = chosen.stream(
         message,
         language=language,
         top_k=int(top_k),
@@ -88,13 +95,15 @@ def ask(
     until: str | None = None,
     source: str | None = None,
 ) -> dict:
-    """The `/ask` API: the answer record; `model` names a backend (empty or None: the default),
-    `since`/`until`/`source` filter the articles as in the chat (empty or None: no filter)."""
+    """The `/ask` API: the answer record; `model` names one of the backends the server offers
+    (`Service.llm_choices`; empty or None: the default), `since`/`until`/`source` filter the
+    articles as in the chat (empty or None: no filter)."""
     try:
         filters = Filters.explicit(since, until, source)
-    except ValueError as exc:
+        chosen = service.with_llm(model)  # only a model the server offers
+    except (ValueError, RagError) as exc:
         raise gr.Error(str(exc)) from None
-    return service.with_llm(model).ask(question, filters=filters).to_dict()
+    return chosen.ask(question, filters=filters).to_dict()
 
 
 def set_period(since: str | None = None, until: str | None = None) -> tuple[str, str]:
@@ -116,7 +125,16 @@ def upload(service: Service, files) -> tuple[str, str]:
     if not paths:
         return I18N("upload_nothing"), corpus_summary(service)
     added, refused = service.add_articles(paths)
-    lines = [f"✅ {plain(doc_id)}" for doc_id in added]
+    # The files kept, in order, beside their doc_ids: one whose name was taken shows both
+    # ("✅ one-2 (one.txt)").
+    names = [Path(p).name for p in paths]
+    for skip in refused:
+        if skip.path in names:
+            names.remove(skip.path)
+    lines = [
+        f"✅ {plain(doc_id)}" + ("" if Path(name).stem == doc_id else f" ({plain(name)})")
+        for doc_id, name in zip(added, names)
+    ]
     lines += [f"❌ {plain(skip.reason)}" for skip in refused]
     return "\n\n".join(lines), corpus_summary(service)
 

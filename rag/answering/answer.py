@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -39,6 +40,8 @@ from rag.backends.llms import LLM
 from rag.config import Settings
 from rag.errors import LLMError
 from rag.text import detect_language, majority_language
+
+log = logging.getLogger(__name__)
 
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
@@ -233,9 +236,9 @@ class AnswerPipeline:
                         timings["first_token"] = time.perf_counter() - started
                     yield Draft(draft)
         except LLMError as exc:
-            reason = str(exc)[:200]
-            builder.model = f"extractive (fallback: {reason})"  # what actually answered
-            notice = prompts.FALLBACK_NOTICES[language].format(reason=reason)
+            log.warning("%s failed, answered with the evidence instead: %s", llm.name, exc)
+            builder.model = f"extractive (fallback from {llm.name})"  # what actually answered
+            notice = prompts.FALLBACK_NOTICES[language].format(model=llm.name)
             yield finish(builder.extractive(notice, broad))
             return
         answer = builder.from_model(raw, self.retriever.embedder)

@@ -36,12 +36,19 @@ _LEAD = (
     r"|until|till|through|de|d'|du|of|from|à partir de|début|fin|mi-|end of|early|late|between"
     r"|entre"
 )
-_ISO = r"\b(?:19|20)\d{2}-\d{2}(?:-\d{2})?\b"
+_ISO = r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])(?:-\d{2})?\b"
+# Seasons and terms as news writes them: "2019-20", "1930-31", "2024/25", "2019-2020".
+_SPAN = r"\b(?:19|20)\d{2}\s?[-/–]\s?(?:(?:19|20)\d{2}|\d{2})\b"
+# Halves and quarters: "S1 2025" (semestre), "H2 2024" (half), "Q3 2025", "T3 2025" (trimestre).
+_PART = rf"\b[SHQT][1-4]\s+{_YEAR}\b"
 _FULL = (
     rf"\b(?:\d{{1,2}}(?:er)?\s+)?(?:{_MONTHS})\s+{_YEAR}\b"
     rf"|\b(?:{_MONTHS})\s+\d{{1,2}},?\s+{_YEAR}\b"
 )
-_LED = rf"(?:(?<=\s)|^)(?:{_LEAD})(?:\s+|(?<=['-]))(?:(?:{_MONTHS})\b(?!\.?\s+\d)|{_YEAR}\b(?!-\d))"
+_LED = (
+    rf"(?:(?<=\s)|^)(?:{_LEAD})(?:\s+|(?<=['-]))"
+    rf"(?:(?:{_MONTHS})\b(?!\.?\s+\d)|{_YEAR}\b(?!\s?[-/–]\s?\d))"
+)
 _RELATIVE = (
     r"l'an (?:dernier|pass[ée])|l'ann[ée]e (?:derni[èe]re|pass[ée]e)|cette ann[ée]e"
     r"|le mois (?:dernier|pass[ée])|ce mois-ci|la semaine derni[èe]re"
@@ -49,7 +56,9 @@ _RELATIVE = (
     r"|last (?:year|month|week)|this (?:year|month)|past year"
     r"|(?:\d+|one|two|three|four|six) (?:days?|weeks?|months?|years?) ago"
 )
-_EXPRESSION = re.compile(rf"{_ISO}|{_FULL}|{_LED}|\b(?:{_RELATIVE})\b", re.IGNORECASE)
+_EXPRESSION = re.compile(
+    rf"{_ISO}|{_SPAN}|{_PART}|{_FULL}|{_LED}|\b(?:{_RELATIVE})\b", re.IGNORECASE
+)
 _RELATIVE_EXPRESSION = re.compile(rf"\b(?:{_RELATIVE})\b", re.IGNORECASE)
 _STRIP_LEAD = re.compile(rf"^(?:{_LEAD})(?:\s+|(?<=['-]))", re.IGNORECASE)
 
@@ -236,11 +245,22 @@ def parse_period(question: str, today: date | None) -> Period | None:
         lead = _STRIP_LEAD.match(text) if not text[:1].isdigit() else None
         if lead and lead.end() and not re.match(_RELATIVE, text, re.IGNORECASE):
             start, text = start + lead.end(), text[lead.end() :]
-        interval = _read(text, today)
+        try:
+            interval = _read(text, today)
+        except (ValueError, OverflowError):  # "2024-02-31", "il y a 99999999 ans": no period
+            interval = None
         if interval:
             found.append((start, start + len(text), interval))
     if not found:
         return Period(recent=True) if _RECENT.search(question) else None
+    try:
+        return _range(question, found)
+    except (ValueError, OverflowError):  # a shift past the calendar's ends: no period
+        return None
+
+
+def _range(question: str, found: list) -> Period:
+    """The period of the first date expression found, opened or closed by the words before."""
     (start, end, (first, last)) = found[0]
     before = question[:start]
     if len(found) > 1 and _BETWEEN.search(before) and _AND.match(question[end : found[1][0]]):
@@ -291,6 +311,10 @@ def _read(text: str, today: date | None) -> tuple[str, str] | None:
     iso = re.fullmatch(_ISO.replace(r"\b", ""), text)
     if iso:
         return bounds(text)
+    if re.fullmatch(_SPAN.replace(r"\b", ""), text):
+        return _span(text)
+    if re.fullmatch(_PART.replace(r"\b", ""), text, re.IGNORECASE):
+        return _part(text)
     # dateparser reads "l'année dernière" but not "l'an dernier" / "l'an passé".
     text = re.sub(r"l'an (dernier|pass[ée])", "l'année dernière", text, flags=re.IGNORECASE)
     base = datetime.combine(today or date.today(), datetime.min.time())
@@ -311,6 +335,32 @@ def _read(text: str, today: date | None) -> tuple[str, str] | None:
         monday = day - timedelta(days=day.weekday())
         return monday.isoformat(), (monday + timedelta(days=6)).isoformat()
     return day.isoformat(), day.isoformat()
+
+
+def _span(text: str) -> tuple[str, str] | None:
+    """Both calendar years of a season or term ("2019-20", "2024/25", "2019-2020"): a loose
+    reading, as a season runs over two years; None when the second year does not follow."""
+    first, second = re.split(r"\s?[-/–]\s?", text)
+    start = int(first)
+    end = int(second) if len(second) == 4 else start // 100 * 100 + int(second)
+    if len(second) == 2 and end < start:  # "1999-00"
+        end += 100
+    if not start < end <= start + (1 if len(second) == 2 else 50):
+        return None
+    return bounds(first)[0], bounds(str(end))[1]
+
+
+_PART_MONTHS = {"S": 6, "H": 6, "Q": 3, "T": 3}  # months in a semestre, half, quarter, trimestre
+
+
+def _part(text: str) -> tuple[str, str] | None:
+    """The months of "S1 2025", "H2 2024", "Q3 2025" or "T4 2024"; None for "S3 2025"."""
+    kind, number, year = text[0].upper(), int(text[1]), text.split()[-1]
+    months = _PART_MONTHS[kind]
+    if number > 12 // months:
+        return None
+    first, last = (number - 1) * months + 1, number * months
+    return bounds(f"{year}-{first:02d}")[0], bounds(f"{year}-{last:02d}")[1]
 
 
 def _shift(day: str, days: int) -> str:

@@ -162,10 +162,12 @@ UNDATED_NOTICES = {
     "en": "{count} undated article(s) were left out of the period {period}.",
 }
 
+# Names the backend only: its address, path or error (a refused port, a missing file) stays in
+# the server's log, as a caller could learn from it what the server can reach.
 FALLBACK_NOTICES = {
-    "fr": "Le modèle de langage n'a pas pu répondre ({reason}) : voici les passages les plus "
+    "fr": "Le modèle de langage {model} n'a pas pu répondre : voici les passages les plus "
     "pertinents, cités tels quels.",
-    "en": "The language model could not answer ({reason}); here are the most relevant "
+    "en": "The language model {model} could not answer; here are the most relevant "
     "passages, quoted as they are.",
 }
 

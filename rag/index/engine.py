@@ -220,10 +220,12 @@ def add_articles(
 ) -> tuple[list[str], list[Skipped]]:
     """Check uploaded files, keep the good ones, re-index the index's own sources incrementally.
 
-    Returns the doc_ids added (or replaced) and the files refused, each with its reason.
-    A refused file never reaches the uploads folder, so it cannot break a later ingest.
-    Limits: `settings.max_upload_bytes` a file, `settings.max_uploads` files in the folder;
-    an article whose text is already in the index (under any name) is refused.
+    Returns the doc_ids added and the files refused, each with its reason. Nothing is
+    overwritten: a file whose name is taken (by an article or an earlier upload) is kept under
+    the first free name (`one.txt` -> `one-2.txt`, doc_id `one-2`). A refused file never
+    reaches the uploads folder, so it cannot break a later ingest. Limits:
+    `settings.max_upload_bytes` a file, `settings.max_uploads` files in the folder; an article
+    whose text is already in the index (under any name) is refused.
     """
     target = uploads_dir(settings)
     with ingest_lock(settings.index_dir, notify):
@@ -234,13 +236,13 @@ def add_articles(
         by_hash = {d.content_hash: d.doc_id for d in loaded.documents}
         added, refused = [], []
         for path in map(Path, paths):
-            name = path.name
-            reason, document = _check_upload(path, settings, by_id, by_hash, target)
-            if reason is None and name not in uploaded and len(uploaded) >= settings.max_uploads:
-                reason = f"{name}: the index already holds {settings.max_uploads} uploads."
+            reason, document = _check_upload(path, settings, by_hash)
+            if reason is None and len(uploaded) >= settings.max_uploads:
+                reason = f"{path.name}: the index already holds {settings.max_uploads} uploads."
             if reason:
-                refused.append(Skipped(name, reason))
+                refused.append(Skipped(path.name, reason))
                 continue
+            name = _free_name(path, by_id, target)
             target.mkdir(parents=True, exist_ok=True)
             partial = target / f".{name}.part"
             try:
@@ -252,9 +254,9 @@ def add_articles(
                     f"{exc.strerror or exc} while saving the upload {name} in {target}/: the "
                     "index in use still answers; free some space and upload it again."
                 ) from exc
-            document = dataclasses.replace(document, path=str(target / name))
-            if document.doc_id in by_id:  # a new version of an earlier upload
-                by_hash.pop(by_id[document.doc_id].content_hash, None)
+            document = dataclasses.replace(
+                document, doc_id=Path(name).stem, path=str(target / name)
+            )
             by_id[document.doc_id] = document
             by_hash[document.content_hash] = document.doc_id
             uploaded.add(name)
@@ -265,7 +267,7 @@ def add_articles(
     return added, refused
 
 
-def _check_upload(path: Path, settings: Settings, by_id: dict, by_hash: dict, target: Path):
+def _check_upload(path: Path, settings: Settings, by_hash: dict):
     """(why the upload is refused or None, its document)."""
     name = path.name
     if path.suffix.lower() not in SUPPORTED_SUFFIXES or name.startswith("."):
@@ -276,16 +278,21 @@ def _check_upload(path: Path, settings: Settings, by_id: dict, by_hash: dict, ta
         )
     except CorpusError as exc:
         return str(exc), None
-    clash = by_id.get(document.doc_id)
-    if clash is not None and Path(clash.path).parent != target:
-        return (
-            f"{name}: an article named {path.stem} is already in the corpus; "
-            "rename the file to add it."
-        ), None
     same = by_hash.get(document.content_hash)
     if same is not None:
         return f"{name}: the same text is already in the index (as {same}).", None
     return None, document
+
+
+def _free_name(path: Path, by_id: dict, target: Path) -> str:
+    """`path`'s file name, or with -2, -3... before its suffix when an article or an upload
+    already has that doc_id (file stem) or the uploads folder that file name."""
+    stem, suffix = path.stem, path.suffix
+    candidate, number = stem, 1
+    while candidate in by_id or (target / f"{candidate}{suffix}").exists():
+        number += 1
+        candidate = f"{stem}-{number}"
+    return f"{candidate}{suffix}"
 
 
 def open_index(
