@@ -344,6 +344,7 @@ def cmd_serve(args, settings: Settings) -> int:
     if warning:
         print(warning, file=sys.stderr, flush=True)
     service = Service.open(settings, notify=_notify)
+    service.start_warming(on_ready=_notify)  # the prompts are read while the browser opens
     seeds = Path(settings.corpus_dir).resolve() == Path(DEFAULT_CORPUS_DIR).resolve()
     app = build_app(service, SEED_EXAMPLES if seeds else None)
     print(f"Open http://{args.host}:{args.port} in a browser (Ctrl-C stops).", flush=True)

@@ -40,6 +40,12 @@ DEFAULT_FIRST_TOKEN_TIMEOUT = 20.0  # seconds a remote backend may take to its f
 DEFAULT_CONNECT_TIMEOUT = 3.0  # seconds to open a connection to a remote backend
 DEFAULT_MAX_UPLOAD_BYTES = 2_000_000  # one uploaded article; news articles are 5-50 kB
 DEFAULT_MAX_UPLOADS = 500  # articles kept in the uploads folder of one index
+# Models kept loaded at once (llama.cpp ones; the extractive and remote backends hold none):
+# the bundled 1.5B takes ~1.5 GB, the 0.5B ~0.9 GB; the least recently used one is unloaded.
+DEFAULT_MAX_LOADED_MODELS = 2
+# Disk kept for evaluated prompt prefixes (rag/backends/prompt_states.py). One state of the
+# 1.5B model's French prompt is ~20 MB, and there are four prompt sets per model; 0: none kept.
+DEFAULT_PROMPT_STATE_MB = 256
 LANGUAGES = ("auto", "fr", "en")
 
 
@@ -69,6 +75,9 @@ class Settings:
     max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     max_uploads: int = DEFAULT_MAX_UPLOADS
+    max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
+    prompt_state_mb: int = DEFAULT_PROMPT_STATE_MB
+    prompt_state_dir: str = ""  # "" = prompt-states/ in the model cache
 
     def __post_init__(self) -> None:
         if self.index_backend:
@@ -99,6 +108,15 @@ class Settings:
             )
         if self.max_upload_bytes < 1 or self.max_uploads < 0:
             raise ConfigError("max_upload_bytes must be positive and max_uploads at least 0.")
+        if self.max_loaded_models < 1:
+            raise ConfigError(
+                f"max_loaded_models={self.max_loaded_models} must be at least 1 (the model "
+                "that answers)."
+            )
+        if self.prompt_state_mb < 0:
+            raise ConfigError(
+                f"prompt_state_mb={self.prompt_state_mb} must be >= 0 (0 keeps no prompt state)."
+            )
 
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (None values are ignored)."""
@@ -106,6 +124,12 @@ class Settings:
 
     def model_cache_dir(self) -> Path:
         return Path(self.model_cache or Path.home() / ".cache" / "rag-news")
+
+    def prompt_state_folder(self) -> Path:
+        """Where evaluated prompt prefixes are kept between runs, beside the models."""
+        if self.prompt_state_dir:
+            return Path(self.prompt_state_dir)
+        return self.model_cache_dir() / "prompt-states"
 
     @classmethod
     def load(

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rag.answering.answer import Answer, AnswerPipeline, Draft
 from rag.answering.periods import Filters
+from rag.answering.prompts import build_messages
 from rag.answering.retrieval import Hit, Retriever
 from rag.backends.llms import LLM, backends, get_llm
 from rag.config import Settings
@@ -39,9 +42,10 @@ class Service:
         self.settings = settings
         self.notify = notify
         self._embedder = embedder
-        self._llm = llm
+        self._llm = _with_prefixes(llm) if isinstance(llm, LLM) else llm
         # Shared with the copies `with_llm` makes, so that one reload serves them all.
         self._pipeline: AnswerPipeline | None = None
+        self._warming: threading.Thread | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, load_llm: bool = True, **parts) -> Service:
@@ -61,10 +65,42 @@ class Service:
 
     @property
     def llm(self) -> LLM:
-        """The backend that answers, loaded on first use."""
-        if self._llm is None:
-            self._llm = get_llm(self.settings.llm, self.settings)
-        return self._llm
+        """The backend that answers, loaded on first use (again if it was unloaded to make
+        room for other models, see `get_llm`)."""
+        if self._llm is not None:
+            return self._llm
+        return _with_prefixes(get_llm(self.settings.llm, self.settings))
+
+    @property
+    def llm_name(self) -> str:
+        """The name of the backend that answers, without loading it."""
+        return self._llm.name if self._llm is not None else self.settings.llm
+
+    def start_warming(self, on_ready: Callable[[str], None] | None = None) -> threading.Thread:
+        """Evaluate the answering model's prompt prefixes in the background (or read them from
+        disk, see `LLM.warm`): questions asked meanwhile are answered, between two prefixes.
+        `on_ready` gets one line when it is done."""
+        llm = self.llm
+
+        def warm() -> None:
+            started = time.perf_counter()
+            try:
+                if isinstance(llm, LLM):
+                    llm.warm()
+            except Exception as exc:  # warming only saves time; an answer says what fails
+                log.warning("warming %s stopped: %s: %s", llm.name, type(exc).__name__, exc)
+                return
+            if on_ready is not None:
+                seconds = time.perf_counter() - started
+                on_ready(f"{llm.name} is ready: its prompts were read in {seconds:.1f} s.")
+
+        self._warming = threading.Thread(target=warm, name="warm-llm", daemon=True)
+        self._warming.start()
+        return self._warming
+
+    def warming(self) -> bool:
+        """Whether `start_warming`'s work is still under way."""
+        return self._warming is not None and self._warming.is_alive()
 
     def _answers(self) -> AnswerPipeline:
         if self._pipeline is None:
@@ -102,18 +138,18 @@ class Service:
 
     def with_llm(self, name: str | None) -> Service:
         """This service answering with backend `name` (empty: this one), on the same index."""
-        if not name or name == self.llm.name:
+        if not name or name == self.llm_name:
             return self
         self._answers()  # opened before the copy, so the copy shares it
         other = copy.copy(self)
-        other._llm = get_llm(name, self.settings)
+        other._llm = _with_prefixes(get_llm(name, self.settings))
         return other
 
     def llm_choices(self) -> list[str]:
         """The backends to offer by name: every available one, this service's first if unlisted."""
         names = [b.name for b in backends() if not b.is_prefix and b.available()]
-        if self.llm.name not in names:
-            names.insert(0, self.llm.name)
+        if self.llm_name not in names:
+            names.insert(0, self.llm_name)
         return names
 
     # --- passages and articles ----------------------------------------------------------------
@@ -147,3 +183,18 @@ class Service:
             index = load_index(self.settings.index_dir)
             self._pipeline.retriever = Retriever(index, self.embedder)
         return added, refused
+
+
+def prompt_prefixes() -> dict[str, list[dict]]:
+    """The fixed start of every prompt set (system prompt and worked examples), by name: what
+    `build_messages` puts before the evidence and the question."""
+    return {
+        f"{kind}-{language}": build_messages("", [], language, broad=kind == "broad")[:-1]
+        for kind in ("answer", "broad")
+        for language in ("fr", "en")
+    }
+
+
+def _with_prefixes(llm: LLM) -> LLM:
+    llm.use_prefixes(prompt_prefixes())
+    return llm
