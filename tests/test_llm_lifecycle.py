@@ -15,7 +15,7 @@ from rag.backends.llms import LLM, Backend, get_llm, loaded, register, unregiste
 from rag.backends.prompt_states import PromptStateStore, SavedState
 from rag.config import Settings
 from rag.errors import ConfigError, LLMError
-from tests.conftest import SEEDS, HashingEmbedder, json_reply, served
+from tests.conftest import HashingEmbedder, json_reply, served
 
 KEY = {
     "format": 1,
@@ -371,3 +371,20 @@ def test_switching_models_keeps_memory_bounded_and_frees_the_unloaded_one(small_
     # Two 0.5B instances at once hold ~0.8 GB more than one (weights mapped twice, logits,
     # KV cache): staying within 300 MB of one instance means the other was freed each time.
     assert max(rss) < one_model + 300, rss
+
+
+def test_a_gguf_file_is_identified_by_its_size_time_and_header(tmp_path):
+    import os
+
+    from rag.backends.bundled import gguf_identity
+
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"GGUF" + bytes(5000))
+    first, before = gguf_identity(path), path.stat()
+    assert gguf_identity(path) == first
+    path.write_bytes(b"GGUF" + bytes(4999) + b"x")  # same size and time, another header
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    second = gguf_identity(path)
+    assert path.stat().st_size == before.st_size and second != first
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1))  # rewritten, same bytes
+    assert gguf_identity(path) != second
