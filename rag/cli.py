@@ -388,6 +388,7 @@ def cmd_serve(args, settings: Settings) -> int:
     if warning:
         print(warning, file=sys.stderr, flush=True)
     service = Service.open(settings, notify=_notify)
+    service.start_warming(on_ready=_notify)  # the prompts are read while the browser opens
     seeds = Path(settings.corpus_dir).resolve() == Path(DEFAULT_CORPUS_DIR).resolve()
     with own_temp_dir():  # uploads land there, and go with it when the server stops
         app = build_app(service, SEED_EXAMPLES if seeds else None)

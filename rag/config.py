@@ -45,6 +45,12 @@ DEFAULT_MAX_UPLOADS = 500  # articles kept in the uploads folder of one index
 DEFAULT_MAX_DOCUMENT_CHARS = 2_000_000  # a 700-page book; news articles are 2-50 thousand
 DEFAULT_MAX_UNZIPPED_BYTES = 20_000_000
 DEFAULT_MAX_PDF_PAGES = 1000
+# Models kept loaded at once (llama.cpp ones; the extractive and remote backends hold none):
+# the bundled 1.5B takes ~1.5 GB, the 0.5B ~0.9 GB; the least recently used one is unloaded.
+DEFAULT_MAX_LOADED_MODELS = 2
+# Disk kept for evaluated prompt prefixes (rag/backends/prompt_states.py). One state of the
+# 1.5B model's French prompt is ~20 MB, and there are four prompt sets per model; 0: none kept.
+DEFAULT_PROMPT_STATE_MB = 256
 LANGUAGES = ("auto", "fr", "en")
 
 
@@ -117,6 +123,9 @@ class Settings:
     max_document_chars: int = DEFAULT_MAX_DOCUMENT_CHARS  # text of one article, once extracted
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES  # one .docx unpacked, checked before
     max_pdf_pages: int = DEFAULT_MAX_PDF_PAGES  # pages of one PDF
+    max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
+    prompt_state_mb: int = DEFAULT_PROMPT_STATE_MB
+    prompt_state_dir: str = ""  # "" = prompt-states/ in the model cache
 
     def __post_init__(self) -> None:
         if self.index_backend:
@@ -151,6 +160,15 @@ class Settings:
         for name in ("max_document_chars", "max_unzipped_bytes", "max_pdf_pages"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be at least 1.")
+        if self.max_loaded_models < 1:
+            raise ConfigError(
+                f"max_loaded_models={self.max_loaded_models} must be at least 1 (the model "
+                "that answers)."
+            )
+        if self.prompt_state_mb < 0:
+            raise ConfigError(
+                f"prompt_state_mb={self.prompt_state_mb} must be >= 0 (0 keeps no prompt state)."
+            )
 
     def replace(self, **changes) -> Settings:
         """A copy with some fields changed (None values are ignored)."""
@@ -158,6 +176,12 @@ class Settings:
 
     def model_cache_dir(self) -> Path:
         return Path(self.model_cache or Path.home() / ".cache" / "rag-news")
+
+    def prompt_state_folder(self) -> Path:
+        """Where evaluated prompt prefixes are kept between runs, beside the models."""
+        if self.prompt_state_dir:
+            return Path(self.prompt_state_dir)
+        return self.model_cache_dir() / "prompt-states"
 
     @classmethod
     def load(

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rag.answering.answer import Answer, AnswerPipeline, Draft
 from rag.answering.periods import Filters
+from rag.answering.prompts import build_messages
 from rag.answering.retrieval import Hit, Retriever
 from rag.backends.llms import LLM, backends, get_llm
 from rag.config import Settings, offered_llms
@@ -40,9 +43,10 @@ class Service:
         self.settings = settings
         self.notify = notify
         self._embedder = embedder
-        self._llm = llm
+        self._llm = _with_prefixes(llm) if isinstance(llm, LLM) else llm
         # Shared with the copies `with_llm` makes, so that one reload serves them all.
         self._current = _Current()
+        self._warming: threading.Thread | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, load_llm: bool = True, **parts) -> Service:
@@ -62,10 +66,42 @@ class Service:
 
     @property
     def llm(self) -> LLM:
-        """The backend that answers, loaded on first use, under the name callers see."""
-        if self._llm is None:
-            self._llm = _listed(self._names()[0], self.settings.llm, self.settings)
-        return self._llm
+        """The backend that answers, under the name callers see; loaded on first use (again if
+        it was unloaded to make room for other models, see `get_llm`)."""
+        if self._llm is not None:
+            return self._llm
+        return _with_prefixes(_listed(self._names()[0], self.settings.llm, self.settings))
+
+    @property
+    def llm_name(self) -> str:
+        """The name of the backend that answers, as callers see it, without loading it."""
+        return self._llm.name if self._llm is not None else self._names()[0]
+
+    def start_warming(self, on_ready: Callable[[str], None] | None = None) -> threading.Thread:
+        """Evaluate the answering model's prompt prefixes in the background (or read them from
+        disk, see `LLM.warm`): questions asked meanwhile are answered, between two prefixes.
+        `on_ready` gets one line when it is done."""
+        llm = self.llm
+
+        def warm() -> None:
+            started = time.perf_counter()
+            try:
+                if isinstance(llm, LLM):
+                    llm.warm()
+            except Exception as exc:  # warming only saves time; an answer says what fails
+                log.warning("warming %s stopped: %s: %s", llm.name, type(exc).__name__, exc)
+                return
+            if on_ready is not None:
+                seconds = time.perf_counter() - started
+                on_ready(f"{llm.name} is ready: its prompts were read in {seconds:.1f} s.")
+
+        self._warming = threading.Thread(target=warm, name="warm-llm", daemon=True)
+        self._warming.start()
+        return self._warming
+
+    def warming(self) -> bool:
+        """Whether `start_warming`'s work is still under way."""
+        return self._warming is not None and self._warming.is_alive()
 
     def _answers(self) -> AnswerPipeline:
         """The pipeline over the index as last loaded. A caller takes it once and keeps it: an
@@ -111,7 +147,7 @@ class Service:
         """This service answering with the offered backend `name` (empty: this one), on the
         same index. Any other name is refused, with the offered ones, before anything is
         loaded or reached: callers choose among the operator's backends, never a new one."""
-        if not name or name == self.llm.name:
+        if not name or name == self.llm_name:
             return self
         offered = self._offered()
         if name not in offered:
@@ -121,7 +157,7 @@ class Service:
         self._answers()  # opened before the copy, so the copy shares it
         other = copy.copy(self)
         try:
-            other._llm = _listed(name, offered[name], self.settings)
+            other._llm = _with_prefixes(_listed(name, offered[name], self.settings))
         except RagError as exc:  # its path or address stays in the server's log
             log.error("%s could not be loaded: %s", name, exc)
             raise LLMError(
@@ -221,6 +257,16 @@ class _Listed(LLM):
     def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
         return self.backend.stream(messages, schema, temperature, max_tokens)
 
+    def use_prefixes(self, prefixes: dict[str, list[dict]]) -> None:
+        self.backend.use_prefixes(prefixes)
+
+    def warm(self) -> None:
+        self.backend.warm()
+
+    @property
+    def ready(self) -> bool:
+        return self.backend.ready
+
 
 def _listed(name: str, spec: str, settings: Settings) -> LLM:
     backend = get_llm(spec, settings)
@@ -244,3 +290,18 @@ def _unique(name: str, taken: set[str]) -> str:
         number += 1
         candidate = f"{name}-{number}"
     return candidate
+
+
+def prompt_prefixes() -> dict[str, list[dict]]:
+    """The fixed start of every prompt set (system prompt and worked examples), by name: what
+    `build_messages` puts before the evidence and the question."""
+    return {
+        f"{kind}-{language}": build_messages("", [], language, broad=kind == "broad")[:-1]
+        for kind in ("answer", "broad")
+        for language in ("fr", "en")
+    }
+
+
+def _with_prefixes(llm: LLM) -> LLM:
+    llm.use_prefixes(prompt_prefixes())
+    return llm

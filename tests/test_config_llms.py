@@ -70,43 +70,6 @@ def test_question_language(question, expected):
     assert detect_language(question) == expected
 
 
-def test_prompt_cache_keeps_one_state_per_prompt_set():
-    from types import SimpleNamespace
-
-    from rag.backends.llms import _prompt_cache
-
-    cache = _prompt_cache(entries=3)
-    french, english = list(range(100)), list(range(1000, 1100))
-    for extra in range(5):  # five French answers: each replaces the previous French state
-        cache[french + [extra]] = SimpleNamespace(llama_state_size=1, n=extra)
-    cache[english + [7]] = SimpleNamespace(llama_state_size=1, n="en")
-    assert len(cache.cache_state) == 2
-    assert cache[french + [9, 9]].n == 4  # the latest French state is still there
-    assert cache[english + [1]].n == "en"
-    for start in range(5):  # unrelated prompts: the count stays capped
-        cache[[5000 * (start + 1)] * 40] = SimpleNamespace(llama_state_size=1, n=start)
-    assert len(cache.cache_state) == 3
-
-
-def test_the_reply_opening_goes_into_the_prompt_and_the_grammar_constrains_the_rest():
-    import json
-
-    from llama_cpp import LlamaGrammar
-    from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-    from rag.answering.prompts import answer_schema
-    from rag.backends.llms import continuation_grammar, forced_prefix
-
-    schema = answer_schema(3)
-    assert forced_prefix(schema) == '{"sentences": ['
-    grammar = continuation_grammar(json_schema_to_gbnf(json.dumps(schema)), schema)
-    assert grammar.splitlines()[0].startswith("root ::= space (sentences-item")
-    assert grammar.splitlines()[0].endswith('"]" space "}" space')
-    LlamaGrammar.from_string(grammar, verbose=False)  # llama.cpp parses it
-    assert forced_prefix({"type": "object", "properties": {"a": {"type": "string"}}}) is None
-    assert continuation_grammar('root ::= "x"', schema) is None
-
-
 def test_loaded_llms_are_kept_per_name_and_the_settings_they_are_built_from():
     name = "openai:http://127.0.0.1:9/v1#m"  # built without connecting
     first = get_llm(name, Settings(llm_timeout=50.0))

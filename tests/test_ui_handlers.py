@@ -55,6 +55,9 @@ class FakeService:
     def llm_choices(self):
         return [self.llm.name, "extractive"]
 
+    def warming(self):
+        return False
+
     def documents(self):
         return self.articles
 

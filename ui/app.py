@@ -28,6 +28,7 @@ from ui.labels import ADD_TO_BRIEFING, I18N
 from ui.render import sources_panel
 
 HERE = Path(__file__).resolve().parent
+WARMING_POLL_SECONDS = 2.0
 SEED_EXAMPLES = [  # shown when the app serves the seed articles
     "Avec quel pays africain la Chine s'est-elle associée ?",
     "Who is the Chinese foreign minister who launched the plan?",
@@ -76,6 +77,10 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
         answers = gr.State({})  # chat message index -> answer record
         note = gr.State([])  # answer records in the briefing, in order
         gr.Markdown(t("header"))
+        # While the model reads its prompts in the background (`Service.start_warming`):
+        # questions are answered meanwhile, the first ones a little later.
+        warming = gr.Markdown(t("warming"), visible=service.warming(), elem_id="llm-status")
+        warming_timer = gr.Timer(WARMING_POLL_SECONDS, active=service.warming())
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 chat = gr.Chatbot(
@@ -173,6 +178,17 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
         clear_period.click(handlers.set_period, None, [since, until])
         month.change(handlers.on_month, month, [since, until])
 
+        status = [warming, warming_timer]
+        for trigger in (app.load, warming_timer.tick):
+            trigger(
+                lambda: warming_status(service),
+                None,
+                status,
+                show_progress="hidden",
+                api_visibility="private",
+                concurrency_id="status",
+            )
+
         api_question = gr.Textbox(visible=False)
         api_model = gr.Textbox(visible=False)
         api_since = gr.Textbox(visible=False)
@@ -189,6 +205,12 @@ def build_app(service: Service, examples: list[str] | None = None) -> gr.Blocks:
     # One answer at a time on the CPU; other requests wait in Gradio's queue.
     app.queue(default_concurrency_limit=1)
     return app
+
+
+def warming_status(service: Service) -> tuple:
+    """The "model warming" line and its timer: shown and polling while warming, then off."""
+    busy = service.warming()
+    return gr.update(visible=busy), gr.Timer(active=busy)
 
 
 def launch(

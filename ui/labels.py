@@ -37,6 +37,8 @@ I18N = gr.I18n(
         "source": "Source",
         "source_hint": "domaine ou nom de fichier",
         "clear_period": "Toutes dates",
+        "warming": "⏳ *Le modèle lit ses consignes : vous pouvez déjà poser une question, "
+        "les premières réponses arrivent un peu plus lentement.*",
     },
     en={
         "header": "## Ask the articles\nShort answers, every sentence cited: "
@@ -70,5 +72,7 @@ I18N = gr.I18n(
         "source": "Source",
         "source_hint": "domain or file name",
         "clear_period": "All dates",
+        "warming": "⏳ *The model is reading its instructions: you can ask already; the first "
+        "answers come a little more slowly.*",
     },
 )

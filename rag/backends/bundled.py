@@ -142,3 +142,15 @@ def _stamp_matches(target: Path, stamp: Path, model: BundledModel) -> bool:
 def _write_stamp(target: Path, stamp: Path) -> None:
     stat = target.stat()
     stamp.write_text(json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}))
+
+
+HEADER_BYTES = 1 << 20  # a GGUF's header and metadata (name, tokenizer, template) come first
+
+
+def gguf_identity(path: Path) -> str:
+    """What identifies a GGUF file without hashing gigabytes: its size, its modification time
+    and the sha256 of its first MiB. (A bundled model is identified by its verified sha256.)"""
+    stat = path.stat()
+    with open(path, "rb") as handle:
+        head = hashlib.sha256(handle.read(HEADER_BYTES)).hexdigest()
+    return f"size:{stat.st_size},mtime_ns:{stat.st_mtime_ns},head:{head}"

@@ -2,26 +2,44 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import logging
 import os
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.backends.bundled import BUNDLED, ensure_gguf
+import numpy as np
+
+from rag.backends.bundled import BUNDLED, ensure_gguf, gguf_identity
+from rag.backends.prompt_states import PromptStateStore, SavedState, text_digest
 from rag.config import Settings
 from rag.errors import LLMError
 from rag.threads import llama_threads
 
+log = logging.getLogger(__name__)
+
 
 class LLM(ABC):
-    """A chat model. Backends implement `stream`; `schema`, when given, constrains the output."""
+    """A chat model. Backends implement `stream`; `schema`, when given, constrains the output.
+
+    A backend that holds resources frees them in `release`; `close` calls it at once, or when
+    the generation or warming in progress (`in_use`) ends, never in the middle of one.
+    """
 
     name: str = "llm"
     kind: str = "llm"
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._users = 0
+        self._closed = False
 
     @abstractmethod
     def stream(
@@ -36,6 +54,52 @@ class LLM(ABC):
     def complete(self, messages: list[dict], schema: dict | None = None, **options) -> str:
         return "".join(self.stream(messages, schema, **options))
 
+    def use_prefixes(self, prefixes: dict[str, list[dict]]) -> None:
+        """Name the fixed message prefixes that prompts start with (the system prompt and
+        worked examples of each prompt set), so that `warm` can evaluate them ahead of the
+        first question and the backend can keep them evaluated. Nothing to do by default."""
+
+    def warm(self) -> None:
+        """Evaluate the prefixes given to `use_prefixes` now; nothing to do by default."""
+
+    @property
+    def ready(self) -> bool:
+        """Whether every prefix given to `use_prefixes` is evaluated."""
+        return True
+
+    @contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Held while generating or warming: `close` waits for the last user to finish."""
+        with self._guard:
+            if self._closed:
+                raise LLMError(f"{self.name} was unloaded to bound memory: ask again.")
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._users -= 1
+                free = self._closed and not self._users
+            if free:
+                self.release()
+
+    def close(self) -> None:
+        """Free the model now, or as soon as the generation in progress ends."""
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            free = not self._users
+        if free:
+            self.release()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def release(self) -> None:
+        """Free what the backend holds (called once, when no generation is running)."""
+
 
 class ExtractiveLLM(LLM):
     """No model at all: the answer pipeline quotes the best evidence sentences instead."""
@@ -47,44 +111,42 @@ class ExtractiveLLM(LLM):
         raise LLMError("The extractive backend does not generate text.")
 
 
-# One generation at a time in this process, whichever model: a llama.cpp context is not safe to
-# use from two threads, and each model already runs on the whole thread budget, so two at once
-# would only slow each other down.
+# One generation at a time in this process, whichever model, and warming counts as one: a
+# llama.cpp context is not safe to use from two threads, and each model already runs on the
+# whole thread budget, so two at once would only slow each other down.
 _GENERATION_LOCK = threading.Lock()
-PROMPT_CACHE_ENTRIES = 4  # at most this many saved prompt states (one per prompt set in use)
-SAME_PROMPT_TOKENS = 32  # keys sharing this many first tokens come from the same prompt set
-
-
-def _prompt_cache(entries: int):
-    """llama-cpp-python's RAM cache, holding the latest state of each prompt set.
-
-    Its own bound counts only the llama.cpp state bytes, but each entry also holds a copy of
-    the logits buffer (n_batch x vocabulary floats: 311 MB for Qwen), so a byte-capped cache
-    grew a long-running process past 10 GB. The cache is here so that the French and the
-    English prompt prefixes both stay evaluated: a new state replaces the one of its own
-    prompt set, and the count is capped.
-    """
-    from llama_cpp import Llama, LlamaRAMCache
-
-    class PromptSetCache(LlamaRAMCache):
-        def __setitem__(self, key, value):
-            key = tuple(key)
-            for old in list(self.cache_state):
-                if Llama.longest_token_prefix(old, key) >= SAME_PROMPT_TOKENS:
-                    del self.cache_state[old]
-            super().__setitem__(key, value)
-            while len(self.cache_state) > entries:
-                self.cache_state.popitem(last=False)
-
-    return PromptSetCache()
+# Evaluated prompt prefixes kept in memory per model: French and English, factual and broad.
+# One holds the model's KV cache for ~700 tokens (16 MB for the 1.5B model), not the logits.
+PREFIX_STATES_IN_MEMORY = 4
+# The message that closes a prefix when it is evaluated alone: the chat template renders the
+# prefix exactly as it renders it before a real question, and the next user turn's opening
+# tokens are evaluated too.
+PROBE = {"role": "user", "content": ""}
+STATE_FORMAT = 1  # of the saved state files' keys; a new layout makes old files stale
+STATE_SEED = 0  # the sampling seed after a prefix state (reproducible at temperature > 0)
 
 
 class LlamaCppLLM(LLM):
-    """A local GGUF model run in-process by llama-cpp-python, with grammar-constrained output."""
+    """A local GGUF model run in-process by llama-cpp-python, with grammar-constrained output.
+
+    Only llama-cpp-python's public API is used: `create_chat_completion` (the GGUF's own chat
+    template) with a grammar made by `LlamaGrammar.from_json_schema`; `load_state` and the C
+    API's `llama_state_get_data` for the evaluated prompt prefixes, which `store` keeps on
+    disk between runs.
+    """
 
     kind = "llama.cpp"
 
-    def __init__(self, name: str, model_path: Path, threads: int = 0, context: int = 2048):
+    def __init__(
+        self,
+        name: str,
+        model_path: Path,
+        threads: int = 0,
+        context: int = 2048,
+        identity: str | None = None,
+        store: PromptStateStore | None = None,
+    ):
+        super().__init__()
         try:
             from llama_cpp import Llama
         except ImportError as exc:
@@ -103,109 +165,185 @@ class LlamaCppLLM(LLM):
             )
         except ValueError as exc:
             raise LLMError(f"llama.cpp could not load {model_path}: {exc}") from exc
-        # Keeps the evaluated prompt prefix of each language's prompt set, so switching between
-        # French and English questions does not re-evaluate the instructions.
-        self._llama.set_cache(_prompt_cache(PROMPT_CACHE_ENTRIES))
+        self.identity = identity or gguf_identity(self.model_path)
+        self.store = store
         self._grammars: dict[str, object] = {}
-        self._template = _chat_template(self._llama)
+        self._prefixes: dict[str, tuple[str, list[dict]]] = {}  # digest -> (name, messages)
+        self._states: OrderedDict[str, object] = OrderedDict()  # digest -> LlamaState
+        self._holding: str | None = None  # digest of the prefix the context starts with
+        self.loaded_from_disk: list[str] = []  # prefix names whose state was read from disk
 
-    def _grammar(self, schema: dict, after_prefix: bool = False):
-        from llama_cpp import LlamaGrammar
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    def use_prefixes(self, prefixes: dict[str, list[dict]]) -> None:
+        for name, messages in prefixes.items():
+            self._prefixes[text_digest(messages)] = (name, list(messages))
 
-        key = json.dumps(schema, sort_keys=True)
-        if (key, after_prefix) not in self._grammars:
-            gbnf = json_schema_to_gbnf(key)
-            if after_prefix:
-                gbnf = continuation_grammar(gbnf, schema)
-            self._grammars[key, after_prefix] = (
-                LlamaGrammar.from_string(gbnf, verbose=False) if gbnf else None
-            )
-        return self._grammars[key, after_prefix]
+    @property
+    def ready(self) -> bool:
+        return all(digest in self._states for digest in self._prefixes)
+
+    def warm(self) -> None:
+        """Evaluate (or read from disk) every named prefix, one generation slot at a time, so
+        that questions asked meanwhile are answered between two prefixes."""
+        prefixes = [messages for _name, messages in self._prefixes.values()]
+        # The first one again at the end: the context then holds the likeliest first prompt.
+        for messages in prefixes + prefixes[:1]:
+            if self._closed:
+                return
+            with _GENERATION_LOCK, self.in_use():
+                self._enter(messages)
 
     def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
-        prefix = forced_prefix(schema) if schema else None
-        grammar = self._grammar(schema, after_prefix=True) if prefix else None
-        template = self._template if grammar else None
-        with _GENERATION_LOCK:
+        grammar = self._grammar(schema) if schema else None
+        with _GENERATION_LOCK, self.in_use():
             try:
-                if template is None:
-                    yield from self._chat(messages, schema, temperature, max_tokens)
-                    return
-                # The reply's fixed opening is written into the prompt instead of being
-                # generated one constrained token at a time: 4 tokens, ~0.25 s less to the
-                # first word of the answer on 2 cores.
-                formatted = template(messages=messages)
-                chunks = self._llama.create_completion(
-                    formatted.prompt + prefix,
+                if len(messages) > 1:
+                    self._enter(messages[:-1])
+                else:
+                    self._holding = None
+                chunks = self._llama.create_chat_completion(
+                    messages=messages,
                     grammar=grammar,
                     stream=True,
                     temperature=temperature,
                     max_tokens=max_tokens,
-                    stop=formatted.stop,
                 )
-                yield prefix
                 for chunk in chunks:
-                    piece = chunk["choices"][0]["text"]
+                    piece = chunk["choices"][0]["delta"].get("content")
                     if piece:
                         yield piece
             except (RuntimeError, ValueError) as exc:
+                self._holding = None
                 raise LLMError(f"llama.cpp failed: {exc}") from exc
 
-    def _chat(self, messages, schema, temperature, max_tokens):
-        chunks = self._llama.create_chat_completion(
-            messages=messages,
-            grammar=self._grammar(schema) if schema else None,
-            stream=True,
-            temperature=temperature,
-            max_tokens=max_tokens,
+    def release(self) -> None:
+        llama, self._llama = self._llama, None
+        self._states.clear()
+        if llama is not None:
+            llama.close()
+            del llama
+            gc.collect()  # its numpy buffers (the logits: 311 MB for Qwen) go now, not later
+
+    # --- prompt prefixes --------------------------------------------------------------------
+
+    def _grammar(self, schema: dict):
+        from llama_cpp import LlamaGrammar
+
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+        return self._grammars[key]
+
+    def _enter(self, prefix: list[dict]) -> None:
+        """Make the context start with `prefix` evaluated: already there, kept in memory,
+        saved on disk, or evaluated now (and then kept, and saved when it is a named one)."""
+        digest = text_digest(prefix)
+        if self._holding == digest:
+            return
+        self._holding = None
+        state = self._states.get(digest)
+        from_disk = state is None
+        if from_disk:
+            state = self._saved_state(digest, prefix)
+        if state is not None:
+            try:
+                self._llama.load_state(state)
+            except RuntimeError as exc:
+                log.warning("prompt state of %s not loaded (%s): evaluated again", self.name, exc)
+                state = None
+            else:
+                if from_disk:
+                    self.loaded_from_disk.append(self._prefixes[digest][0])
+        if state is None:
+            state = self._evaluate(digest, prefix)
+        self._states[digest] = state
+        self._states.move_to_end(digest)
+        while len(self._states) > max(PREFIX_STATES_IN_MEMORY, len(self._prefixes)):
+            self._states.popitem(last=False)
+        self._holding = digest
+
+    def _evaluate(self, digest: str, prefix: list[dict]):
+        """Evaluate `prefix` alone (the public API generates one token after it) and return
+        its state; save it when the prefix is a named one."""
+        self._llama.create_chat_completion(
+            messages=[*prefix, PROBE], max_tokens=1, temperature=0.0, seed=STATE_SEED
         )
-        for chunk in chunks:
-            piece = chunk["choices"][0]["delta"].get("content")
-            if piece:
-                yield piece
+        state = self._snapshot()
+        named = self._prefixes.get(digest)
+        if named and self.store is not None:
+            saved = SavedState(
+                tokens=state.input_ids[: state.n_tokens], data=state.llama_state, seed=state.seed
+            )
+            self.store.save(self._slot(named[0]), self._state_key(prefix), saved)
+        return state
 
+    def _snapshot(self):
+        """The context's state as a `LlamaState`, without the logits buffer.
 
-def _chat_template(llama):
-    """The model's own chat template (GGUF metadata), to write the prompt ourselves; None
-    when the file has none. Special-token texts are read as `Llama.__init__` reads them."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        `Llama.save_state` also copies n_batch x vocabulary floats of logits (217 MB for a
+        358-token prompt with Qwen's vocabulary; 1.3-1.5 s on the 0.5B model here), which
+        nothing reads back: `load_state` only needs one row, and generation samples from
+        llama.cpp's own logits. So the state bytes are read with the C API's public calls.
+        """
+        import ctypes
 
-    template = llama.metadata.get("tokenizer.chat_template")
-    if not template:
-        return None
-    eos_id, bos_id = llama.token_eos(), llama.token_bos()
-    eos, bos = (llama._model.token_get_text(t) if t >= 0 else "" for t in (eos_id, bos_id))
-    return Jinja2ChatFormatter(template, eos, bos, stop_token_ids=[eos_id])
+        import llama_cpp
 
+        ctx = self._llama.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_get_data(ctx, buffer, size)
+        if written > size:
+            raise RuntimeError("llama.cpp wrote more state than it announced")
+        return llama_cpp.LlamaState(
+            input_ids=self._llama.input_ids.copy(),
+            scores=np.zeros((1, self._llama.n_vocab()), dtype=np.single),
+            n_tokens=self._llama.n_tokens,
+            llama_state=ctypes.string_at(buffer, written),
+            llama_state_size=written,
+            seed=STATE_SEED,
+        )
 
-def forced_prefix(schema: dict) -> str | None:
-    """The text every reply to `schema` starts with, when its root is an object holding one
-    required array (the answer schema: `{"sentences": [`); else None."""
-    properties = schema.get("properties", {})
-    if schema.get("type") != "object" or list(properties) != schema.get("required"):
-        return None
-    if len(properties) != 1:
-        return None
-    ((name, value),) = properties.items()
-    return f'{{"{name}": [' if value.get("type") == "array" else None
+    def _saved_state(self, digest: str, prefix: list[dict]):
+        """The state of a named prefix saved by an earlier run, or None."""
+        from llama_cpp import LlamaState
 
+        named = self._prefixes.get(digest)
+        if not named or self.store is None:
+            return None
+        saved = self.store.load(self._slot(named[0]), self._state_key(prefix))
+        if saved is None:
+            return None
+        n_ctx = self._llama.n_ctx()
+        if len(saved.tokens) >= n_ctx:
+            return None
+        input_ids = np.zeros(n_ctx, dtype=np.intc)
+        input_ids[: len(saved.tokens)] = saved.tokens
+        return LlamaState(
+            input_ids=input_ids,
+            scores=np.zeros((1, self._llama.n_vocab()), dtype=np.single),
+            n_tokens=len(saved.tokens),
+            llama_state=saved.data,
+            llama_state_size=len(saved.data),
+            seed=saved.seed,
+        )
 
-def continuation_grammar(gbnf: str, schema: dict) -> str | None:
-    """The grammar of what follows `forced_prefix(schema)`: the array's items, then `]}`.
+    def _slot(self, prefix_name: str) -> str:
+        return f"{self.name}.{prefix_name}"
 
-    Rewrites the root of llama.cpp's JSON-schema grammar, whose array rule is named after the
-    property (`sentences ::= "[" space (...)? "]" space`); None if it is not found.
-    (Hand-written: llama-cpp-python has no way to constrain a reply that starts in the prompt.)
-    """
-    (name,) = schema["properties"]
-    opening = f'{name} ::= "[" space '
-    rules = [line for line in gbnf.splitlines() if not line.startswith("root ::= ")]
-    array = [line for line in rules if line.startswith(opening)]
-    if len(array) != 1:
-        return None
-    rest = array[0][len(opening) :]
-    return "\n".join([f'root ::= space {rest} "}}" space', *rules])
+    def _state_key(self, prefix: list[dict]) -> dict:
+        """Everything a saved state is only valid for: the model file, the prompt text, the
+        build of llama.cpp and the context's shape."""
+        import llama_cpp
+
+        return {
+            "format": STATE_FORMAT,
+            "model": self.identity,
+            "prompt": text_digest([*prefix, PROBE]),
+            "llama_cpp": llama_cpp.__version__,
+            "build": llama_cpp.llama_print_system_info().decode("utf-8", "replace").strip(),
+            "n_ctx": self._llama.n_ctx(),
+            "n_batch": self._llama.n_batch,
+        }
 
 
 class OpenAICompatibleLLM(LLM):
@@ -227,6 +365,7 @@ class OpenAICompatibleLLM(LLM):
         first_token_timeout: float = 20.0,
         connect_timeout: float = 3.0,
     ):
+        super().__init__()
         self.name = name
         self.base_url = base_url.rstrip("/")
         self.model = model or "default"
@@ -354,14 +493,20 @@ class Backend:
     # Whatever else than the name the factory builds the instance from: loaded instances are
     # kept per name and value of this, so other threads or timeouts get an instance of their own.
     varies_with: Callable[[Settings], tuple] = lambda settings: ()
+    # Holds a model in this process's memory: counted against `max_loaded_models`.
+    resident: bool = False
 
 
 def _threads(settings: Settings) -> tuple:
-    return (settings.threads,)
+    return (settings.threads, *_states(settings))
 
 
 def _threads_and_cache(settings: Settings) -> tuple:
-    return (settings.threads, str(settings.model_cache_dir()))
+    return (settings.threads, str(settings.model_cache_dir()), *_states(settings))
+
+
+def _states(settings: Settings) -> tuple:
+    return (str(settings.prompt_state_folder()), settings.prompt_state_mb)
 
 
 def _timeouts_and_key(settings: Settings) -> tuple:
@@ -373,10 +518,17 @@ def _timeouts_and_key(settings: Settings) -> tuple:
     )
 
 
+@dataclass
+class _Loaded:
+    llm: LLM
+    resident: bool
+
+
 _REGISTRY: dict[str, Backend] = {}
-# The process's loaded LLMs: (name, *varies_with(settings)) -> instance. A model is loaded once
-# and shared by every caller that asks for it with the same settings.
-_LOADED: dict[tuple, LLM] = {}
+# The process's loaded LLMs, least recently used first: (name, *varies_with(settings)) ->
+# instance. A model is loaded once and shared by every caller that asks for it with the same
+# settings; at most `max_loaded_models` of the resident ones stay loaded.
+_LOADED: OrderedDict[tuple, _Loaded] = OrderedDict()
 _LOAD_LOCK = threading.Lock()
 
 
@@ -384,19 +536,69 @@ def register(backend: Backend) -> None:
     _REGISTRY[backend.name] = backend
 
 
+def unregister(name: str) -> None:
+    """Remove backend `name` from the registry, and unload its loaded instances."""
+    _REGISTRY.pop(name, None)
+    with _LOAD_LOCK:
+        gone = [key for key in _LOADED if key[0] == name]
+        closing = [_LOADED.pop(key).llm for key in gone]
+    for llm in closing:
+        llm.close()
+
+
 def backends() -> list[Backend]:
     return list(_REGISTRY.values())
 
 
+def unload_all() -> None:
+    """Unload every loaded backend (each after its generation in progress, if any)."""
+    with _LOAD_LOCK:
+        closing = [entry.llm for entry in _LOADED.values()]
+        _LOADED.clear()
+    for llm in closing:
+        llm.close()
+
+
+def loaded() -> list[LLM]:
+    """The loaded resident models (those that hold memory), least recently used first."""
+    with _LOAD_LOCK:
+        return [entry.llm for entry in _LOADED.values() if entry.resident]
+
+
 def get_llm(name: str, settings: Settings | None = None) -> LLM:
-    """The backend called `name`, loaded once per process for the settings it is built from."""
+    """The backend called `name`, loaded once per process for the settings it is built from.
+
+    At most `settings.max_loaded_models` resident models stay loaded: before another one is
+    loaded, the least recently used is unloaded (after its generation in progress, if any).
+    """
     settings = settings or Settings()
     backend = _lookup(name)
     key = (name, *backend.varies_with(settings))
     with _LOAD_LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = backend.factory(name, settings)
-        return _LOADED[key]
+        entry = _LOADED.get(key)
+        if entry is not None and not entry.llm.closed:
+            _LOADED.move_to_end(key)
+            return entry.llm
+        _LOADED.pop(key, None)
+        if backend.resident:  # room first, so that memory never holds one model too many
+            _evict(settings.max_loaded_models - 1, name)
+        _LOADED[key] = _Loaded(backend.factory(name, settings), backend.resident)
+        return _LOADED[key].llm
+
+
+def _evict(keep: int, reason: str) -> None:
+    """Unload the least recently used resident models until `keep` remain (under the lock)."""
+    resident = [key for key, entry in _LOADED.items() if entry.resident]
+    for key in resident[: max(0, len(resident) - keep)]:
+        llm = _LOADED.pop(key).llm
+        log.warning(
+            "unloading %s, the least recently used model, to load %s "
+            "(at most %d kept loaded: setting max_loaded_models)",
+            llm.name,
+            reason,
+            keep + 1,
+        )
+        llm.close()
 
 
 def _lookup(name: str) -> Backend:
@@ -409,14 +611,25 @@ def _lookup(name: str) -> Backend:
     raise LLMError(f"Unknown LLM {name!r}. Valid names: {valid}.")
 
 
+def _store(settings: Settings) -> PromptStateStore:
+    return PromptStateStore(settings.prompt_state_folder(), settings.prompt_state_mb * 1_000_000)
+
+
 def _bundled_factory(name: str, settings: Settings) -> LLM:
-    path = ensure_gguf(BUNDLED[name], settings.model_cache_dir())
-    return LlamaCppLLM(name, path, threads=settings.threads)
+    model = BUNDLED[name]
+    path = ensure_gguf(model, settings.model_cache_dir())
+    return LlamaCppLLM(
+        name,
+        path,
+        threads=settings.threads,
+        identity=f"sha256:{model.sha256}",  # verified by ensure_gguf
+        store=_store(settings),
+    )
 
 
 def _gguf_factory(name: str, settings: Settings) -> LLM:
     path = Path(name.split(":", 1)[1]).expanduser()
-    return LlamaCppLLM(name, path, threads=settings.threads)
+    return LlamaCppLLM(name, path, threads=settings.threads, store=_store(settings))
 
 
 def _hf_factory(name: str, settings: Settings) -> LLM:
@@ -434,7 +647,7 @@ def _hf_factory(name: str, settings: Settings) -> LLM:
             f"Cannot download {parts[2]} from {parts[1]} ({type(exc).__name__}). This machine "
             "may be offline: copy the GGUF file here and use gguf:/path/to/file.gguf instead."
         ) from exc
-    return LlamaCppLLM(name, Path(path), threads=settings.threads)
+    return LlamaCppLLM(name, Path(path), threads=settings.threads, store=_store(settings))
 
 
 def _openai_factory(name: str, settings: Settings) -> LLM:
@@ -462,6 +675,7 @@ for _model in BUNDLED.values():
             available=_model.is_installed,
             path=lambda settings, m=_model: str(settings.model_cache_dir() / m.filename),
             varies_with=_threads_and_cache,
+            resident=True,
         )
     )
 register(
@@ -472,6 +686,7 @@ register(
         _gguf_factory,
         is_prefix=True,
         varies_with=_threads,
+        resident=True,
     )
 )
 register(
@@ -482,6 +697,7 @@ register(
         _hf_factory,
         is_prefix=True,
         varies_with=_threads_and_cache,
+        resident=True,
     )
 )
 register(
