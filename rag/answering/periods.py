@@ -290,7 +290,10 @@ def _read(text: str, today: date | None) -> tuple[str, str] | None:
     text = text.strip()
     iso = re.fullmatch(_ISO.replace(r"\b", ""), text)
     if iso:
-        return bounds(text)
+        try:
+            return bounds(text)
+        except ValueError:
+            return None  # "1930-31", a season: no month 31
     # dateparser reads "l'année dernière" but not "l'an dernier" / "l'an passé".
     text = re.sub(r"l'an (dernier|pass[ée])", "l'année dernière", text, flags=re.IGNORECASE)
     base = datetime.combine(today or date.today(), datetime.min.time())
