@@ -177,6 +177,21 @@ def build_parser() -> argparse.ArgumentParser:
     answers.add_argument("--json", action="store_true", help="print JSON")
     answers.set_defaults(handler=cmd_eval_answers)
 
+    training = measures.add_parser(
+        "train",
+        parents=[common],
+        help="fit the learned decisions (evidence ranker, answer-or-refuse) on a SQuAD-format "
+        "dataset split by article; thresholds chosen on dev; writes rag/answering/decisions.json",
+    )
+    training.add_argument("--dataset", required=True, help="SQuAD-format JSON (e.g. PIAF)")
+    training.add_argument(
+        "--work-dir", default=".eval", help="where its corpus and index are kept (default .eval/)"
+    )
+    training.add_argument(
+        "-o", "--output", help="where to write the decisions (default: the shipped file)"
+    )
+    training.set_defaults(handler=cmd_eval_train)
+
     models = commands.add_parser("models", parents=[common], help="list LLM backends")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(handler=cmd_models)
@@ -453,6 +468,19 @@ def cmd_eval_retrieval(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_train(args, settings: Settings) -> int:
+    from rag.answering import decisions
+    from rag.eval.training import train_decisions
+    from rag.index.embedders import get_embedder
+
+    work_dir = Path(args.work_dir) / Path(args.dataset).stem
+    record = train_decisions(args.dataset, settings, get_embedder(settings.embedder), work_dir)
+    output = Path(args.output) if args.output else decisions.PARAMETERS
+    decisions.save(record, output)
+    print(json.dumps({"written": str(output), **record["measured"]}, indent=1))
+    return 0
+
+
 def cmd_eval_answers(args, settings: Settings) -> int:
     from rag.eval.benchmarks import RecordedLLM, evaluate_answers
     from rag.eval.tables import answers_table
@@ -517,7 +545,10 @@ def format_answer(answer) -> str:
     if answer.source_filter:
         lines.append(f"  (source: {answer.source_filter})")
     total = answer.timings.get("total") or 0.0
-    lines.append(f"  ({answer.model}, {total:.1f} s)")
+    sure = ""
+    if answer.confidence is not None:
+        sure = f", {answer.confidence_label} {answer.confidence:.2f}"
+    lines.append(f"  ({answer.model}{sure}, {total:.1f} s)")
     return "\n".join(lines)
 
 

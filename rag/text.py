@@ -48,13 +48,12 @@ def whole_words(words: str, text: str, flags: int = 0) -> re.Match | None:
 _FRENCH = set(
     "le la les des du de un une est sont qui que quel quelle quels quelles quoi pourquoi comment "
     "combien où ou et à au aux en dans sur pour par avec ce cette ces il elle ils elles a ont "
-    "été était selon chinois chinoise pays quand lors depuis leur leurs se sa son ses ne pas "
-    "plus".split()
+    "été était selon quand lors depuis leur leurs se sa son ses ne pas plus".split()
 )
 _ENGLISH = set(
     "the a an is are was were what which who whom whose why how when where does did do of "
     "in on for to with by from this that these those it its he she they has have had according "
-    "chinese country and or not".split()
+    "and or not".split()
 )
 _WORD = re.compile(r"[a-zàâäçéèêëîïôöùûüÿœæ']+")
 DOCUMENT_SAMPLE_CHARS = 5000  # an article's language is read from its opening

@@ -84,7 +84,12 @@ def setting_docs() -> list[SettingDoc]:
 
     helps = settings_help()
     return [
-        SettingDoc(f.name, type(f.default).__name__, f.default, helps.get(f.name, ""))
+        SettingDoc(
+            f.name,
+            "float" if f.default is None else type(f.default).__name__,
+            f.default,
+            helps.get(f.name, ""),
+        )
         for f in dataclasses.fields(Settings)
     ]
 
@@ -114,7 +119,7 @@ def settings_table() -> str:
         "|---|---|---|---|---|",
     ]
     for doc in setting_docs():
-        default = f"`{_toml_value(doc.default)}`"
+        default = "unset" if doc.default is None else f"`{_toml_value(doc.default)}`"
         text = doc.help.replace("|", "\\|") or "**no help: add a line to the Settings docstring**"
         rows.append(f"| `{doc.name}` | `{doc.variable}` | {doc.kind} | {default} | {text} |")
     return "\n".join(rows) + "\n"
@@ -124,7 +129,10 @@ def example_toml() -> str:
     """A rag.toml that spells out every default."""
     lines = ["# rag.toml: every setting at its default"]
     for doc in setting_docs():
-        lines.append(f"{doc.name} = {_toml_value(doc.default)}")
+        if doc.default is None:  # unset: TOML has no null
+            lines.append(f"# {doc.name} = (unset)")
+        else:
+            lines.append(f"{doc.name} = {_toml_value(doc.default)}")
     return "```toml\n" + "\n".join(lines) + "\n```\n"
 
 

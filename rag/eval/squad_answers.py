@@ -1,14 +1,14 @@
 """End-to-end answers on a SQuAD-format dataset (PIAF): articles in, cited answers judged.
 
 The dataset's whole articles are the corpus, one file per article (title, then paragraphs).
-A few whole articles are held out of the corpus: their questions must be refused. Articles are
-split once, by a hash of their title, into a **dev** half (to tune on) and a **test** half
-(reported, never tuned on); each half has its own answerable questions and held-out articles,
-and both halves share one corpus, so every question searches the same 171 articles.
+Articles are split once, by a hash of their title, into **train** (~60 %: the learned
+decisions are fitted on its questions), **dev** (~20 %: to tune on) and **test** (~20 %:
+reported, never tuned on). Dev and test each hold a few of their articles out of the corpus:
+their questions must be refused. Every split searches the same corpus.
 
-Scores (see `rag.eval.verdicts.judge`): correct = a gold answer, case- and accent-folded, appears in
-the answer; correct + cited = and a cited passage comes from the gold article; wrongly refused;
-held-out refused; answer language.
+Scores (see `rag.eval.verdicts.judge`): correct = a gold answer, case- and accent-folded, appears
+in the answer; correct + cited = and a cited passage comes from the gold article; wrongly
+refused; held-out refused; answer language.
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from pathlib import Path
 
 from rag.errors import ConfigError
 
-SPLITS = ("dev", "test")
-SPLIT_SALT = "piaf-split-1"  # changing it draws other splits: never change it to tune
-HELD_OUT_ARTICLES = 10  # per split: whole articles left out of the corpus
+SPLITS = ("dev", "test")  # the splits answers are evaluated on; "train" is for fitting
+SPLIT_SALT = "piaf-split-2"  # changing it draws other splits: never change it to tune
+SHARES = {"train": 0.6, "dev": 0.2, "test": 0.2}
+HELD_OUT_ARTICLES = 8  # per evaluated split: whole articles left out of the corpus
 ANSWERABLE_QUESTIONS = 100  # per split, sampled from the split's indexed articles
 HELD_OUT_QUESTIONS = 30  # per split, sampled from its held-out articles
 SAMPLE_SEED = 0
@@ -44,7 +45,17 @@ class Split:
     """The corpus (indexed articles) and each split's questions, in the question-set format."""
 
     corpus: list[Article]
-    questions: dict[str, list[dict]]  # split name -> items for `rag.eval.verdicts.judge`
+    questions: dict[str, list[dict]]  # split name -> sampled items for `verdicts.judge`
+    articles: dict[str, list[Article]]  # split name -> its articles, held out ones included
+    held_out: dict[str, list[Article]]  # split name -> its articles left out of the corpus
+
+    def all_questions(self, name: str) -> list[dict]:
+        """Every question of a split (not a sample): answerable, then held out."""
+        held_out = {a.doc_id for a in self.held_out[name]}
+        items = [
+            _item(a, q, a.doc_id not in held_out) for a in self.articles[name] for q in a.questions
+        ]
+        return sorted(items, key=lambda item: not item["answerable"])
 
 
 def read_squad(path: str | Path) -> list[dict]:
@@ -88,14 +99,22 @@ def split_articles(
     held_out_questions: int = HELD_OUT_QUESTIONS,
     held_out_articles: int = HELD_OUT_ARTICLES,
 ) -> Split:
-    """The fixed dev/test split: by title hash, alternately; the first few of each held out."""
+    """The fixed train/dev/test split: articles ordered by title hash and cut by SHARES; the
+    first few of dev and of test held out of the corpus."""
     ordered = sorted(
         articles, key=lambda a: hashlib.sha256((SPLIT_SALT + a.title).encode()).digest()
     )
-    halves = {"dev": ordered[0::2], "test": ordered[1::2]}
-    corpus, questions = [], {}
-    for name, half in halves.items():
-        held_out, indexed = half[:held_out_articles], half[held_out_articles:]
+    cut_train = round(len(ordered) * SHARES["train"])
+    cut_dev = cut_train + round(len(ordered) * SHARES["dev"])
+    parts = {
+        "train": ordered[:cut_train],
+        "dev": ordered[cut_train:cut_dev],
+        "test": ordered[cut_dev:],
+    }
+    corpus, questions, held = list(parts["train"]), {}, {"train": []}
+    for name in SPLITS:
+        held_out, indexed = parts[name][:held_out_articles], parts[name][held_out_articles:]
+        held[name] = held_out
         corpus += indexed
         rng = random.Random(f"{SAMPLE_SEED}-{name}")
         asked = _sample(rng, [_item(a, q, True) for a in indexed for q in a.questions], answerable)
@@ -104,7 +123,7 @@ def split_articles(
         )
         questions[name] = asked + refused
     corpus.sort(key=lambda a: a.doc_id)
-    return Split(corpus, questions)
+    return Split(corpus, questions, parts, held)
 
 
 def _sample(rng: random.Random, items: list[dict], count: int) -> list[dict]:
