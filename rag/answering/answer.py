@@ -219,7 +219,7 @@ class AnswerPipeline:
             not broad and same_language and settings.factual_answers == "extractive"
         ):
             notice = prompts.EXTRACTIVE_NOTICES[language] if llm.kind == "extractive" else None
-            builder.model = "extractive" if llm.kind == "extractive" else f"{llm.name} (quoted)"
+            builder.model = "extractive"
             yield finish(builder.extractive(notice, broad))
             return
 
