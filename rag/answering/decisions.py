@@ -24,8 +24,8 @@ from rag.errors import ConfigError
 
 PARAMETERS = Path(__file__).with_name("decisions.json")
 # A factual answer quotes the ranker's best passage, and the second one too when the ranker
-# gives it at least this share of the first one's probability: PIAF dev, 100 answerable
-# questions, correct + cited .51 (never), .54 (.75), .57 (.5), .67 (always two).
+# gives it at least this share of the first one's probability (chosen on PIAF dev:
+# docs/decisions/2026-12-06-learned-decisions.md).
 SECOND_PASSAGE_SHARE = 0.5
 FITTED = ("ranker", "present", "right", "calibration", "thresholds")
 

@@ -295,8 +295,7 @@ def without_period(question: str) -> str:
 def without_relative(question: str) -> str:
     """The question as searched: without its relative time words ("l'an dernier", "last
     year"), which no article writes; the period they name already chose the articles. Absolute
-    dates stay, articles write them ("qui occupe le stade en 1934 ?": PIAF dev loses 2 of the
-    100 gold sentences from its evidence when they go too)."""
+    dates stay: articles write them ("qui occupe le stade en 1934 ?")."""
     plain = question.replace("’", "'")
     if not _RELATIVE_EXPRESSION.search(plain):
         return question  # unchanged to the byte: another apostrophe is another query vector

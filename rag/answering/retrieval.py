@@ -18,9 +18,9 @@ from rag.index.store import Index, check_embedder
 from rag.ingest.chunking import Chunk
 from rag.text import bm25_tokenize
 
-# The constant of reciprocal rank fusion, score = sum of 1 / (RRF_K + rank). Cormack et al.'s 60
-# suits fusing deep runs; with three 40-deep rankings a smaller constant lets each ranking's first
-# places count (PIAF, three rankings: R@5 .901 -> .917, MRR@10 .802 -> .812 going from 60 to 10).
+# The constant of reciprocal rank fusion, score = sum of 1 / (RRF_K + rank): small, so that the
+# first places of each of three 40-deep rankings count
+# (docs/decisions/2026-11-26-hybrid-retrieval-fusion.md).
 RRF_K = 10
 CANDIDATES = 40  # how deep each retriever looks before fusion
 # The chunk-by-best-sentence ranking scans every sentence vector; past this many sentences that
