@@ -545,10 +545,7 @@ def format_answer(answer) -> str:
     if answer.source_filter:
         lines.append(f"  (source: {answer.source_filter})")
     total = answer.timings.get("total") or 0.0
-    sure = ""
-    if answer.confidence is not None:
-        sure = f", {answer.confidence_label} {answer.confidence:.2f}"
-    lines.append(f"  ({answer.model}{sure}, {total:.1f} s)")
+    lines.append(f"  ({answer.model}, {total:.1f} s)")
     return "\n".join(lines)
 
 

@@ -26,6 +26,11 @@ DEFAULT_CHUNK_SIZE = 256  # tokens
 DEFAULT_CHUNK_OVERLAP = 48
 DEFAULT_TOP_K = 6  # chunks kept after fusion
 DEFAULT_EVIDENCE = 4  # numbered evidence passages shown to the LLM
+# The gate: the e5 cosine of the best evidence sentence below which a question is refused at
+# once; lower across languages, where e5 cosines run lower
+# (docs/decisions/2026-11-27-refusal-gate.md).
+DEFAULT_MIN_RELEVANCE = 0.83
+DEFAULT_CROSS_LINGUAL_MARGIN = 0.03
 DEFAULT_TEMPERATURE = 0.0
 DEFAULT_MAX_TOKENS = 220
 DEFAULT_LANGUAGE = "auto"
@@ -45,7 +50,6 @@ DEFAULT_MAX_LOADED_MODELS = 2
 # 1.5B model's French prompt is ~20 MB, and there are four prompt sets per model; 0: none kept.
 DEFAULT_PROMPT_STATE_MB = 256
 LANGUAGES = ("auto", "fr", "en")
-FACTUAL_ANSWERS = ("extractive", "llm")
 
 
 @dataclass(frozen=True)
@@ -72,11 +76,10 @@ class Settings:
     chunk_overlap: tokens shared by consecutive chunks (less than chunk_size)
     top_k: chunks kept after fusing the rankings, where the evidence is picked from
     evidence: numbered evidence passages shown to the LLM
-    min_confidence: refuse at once, without the LLM, when the learned probability that the
-        question's article is in the index is below this; empty = the threshold chosen on PIAF
-        dev, shipped in rag/answering/decisions.json
-    factual_answers: how a factual question in the articles' language is answered: extractive
-        (the ranker's best passage, quoted) or llm (the model writes, citing the passages)
+    min_relevance: refuse at once, without the LLM, when the best evidence sentence's cosine to
+        the question is below this
+    cross_lingual_margin: how much lower that bar is when the question and the best passage are
+        in different languages
     temperature: sampling temperature of the LLM, 0 to 2 (0: always the likeliest token)
     max_tokens: most tokens the LLM may write for one answer (at least 16)
     language: the answer language: auto (the question's), fr or en
@@ -110,8 +113,8 @@ class Settings:
     chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
     top_k: int = DEFAULT_TOP_K
     evidence: int = DEFAULT_EVIDENCE
-    min_confidence: float | None = None
-    factual_answers: str = "extractive"
+    min_relevance: float = DEFAULT_MIN_RELEVANCE
+    cross_lingual_margin: float = DEFAULT_CROSS_LINGUAL_MARGIN
     temperature: float = DEFAULT_TEMPERATURE
     max_tokens: int = DEFAULT_MAX_TOKENS
     language: str = DEFAULT_LANGUAGE
@@ -158,13 +161,6 @@ class Settings:
                 f"max_question_chars={self.max_question_chars} is too small: use at least 20."
             )
         offered_llms(self.llms)  # a typo is said at start, not when a caller picks the model
-        if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
-            raise ConfigError(f"min_confidence={self.min_confidence} must be between 0 and 1.")
-        if self.factual_answers not in FACTUAL_ANSWERS:
-            raise ConfigError(
-                f"factual_answers={self.factual_answers!r}: choose one of "
-                f"{', '.join(FACTUAL_ANSWERS)}."
-            )
         if self.max_upload_bytes < 1 or self.max_uploads < 0:
             raise ConfigError("max_upload_bytes must be positive and max_uploads at least 0.")
         for name in ("max_document_chars", "max_unzipped_bytes", "max_pdf_pages"):

@@ -2,8 +2,9 @@
 
 import json
 import re
+from dataclasses import replace
 
-from rag.answering.answer import AnswerPipeline, _Builder
+from rag.answering.answer import RANKING_MARGIN, AnswerPipeline, _Builder
 from rag.answering.retrieval import Evidence
 from rag.backends.llms import ExtractiveLLM
 from rag.config import Settings
@@ -11,7 +12,7 @@ from rag.errors import LLMError
 from rag.ingest.corpus import load_corpus
 from tests.conftest import SEEDS, HashingEmbedder, ScriptedLLM, json_reply
 
-SETTINGS = Settings(min_confidence=0.0, factual_answers="llm", top_k=4, evidence=4)
+SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
 
 
 def source_with(messages, word) -> int:
@@ -81,7 +82,7 @@ def test_model_refusal_and_english_question(retriever):
 
 def test_weak_evidence_refuses_without_calling_the_llm(retriever):
     llm = ScriptedLLM("never used")
-    strict = SETTINGS.replace(min_confidence=0.999)
+    strict = SETTINGS.replace(min_relevance=0.99)
     answer = AnswerPipeline(retriever, llm, strict).ask("Qui a gagné la coupe du monde 2022 ?")
     assert answer.refused and llm.prompts == []
 
@@ -292,7 +293,7 @@ def _passage(number: int, text: str, score: float) -> Evidence:
     )
 
 
-def _model_answer(question: str, evidence: list[Evidence], reply: str):
+def _model_answer(question: str, evidence: list[Evidence], reply: str, common=frozenset()):
     """The answer a French question gets from `reply` over `evidence`, checks included."""
     builder = _Builder(
         question=question,
@@ -300,24 +301,50 @@ def _model_answer(question: str, evidence: list[Evidence], reply: str):
         model="scripted",
         timings={},
         evidence=evidence,
+        common=common,
     )
     return builder.from_model(reply, embedder=HashingEmbedder())
+
+
+def test_a_quote_from_a_passage_far_below_the_best_yields_to_the_best_passage():
+    best = "Le club de la ville joue au stade Amédée-Prouvost depuis sa création en 1934."
+    other = "Le club voisin joue au stade Pierre-Mauroy, inauguré bien plus tard en 2012."
+    reply = json.dumps(
+        {"sentences": [{"answer": "Pierre-Mauroy", "sources": [2], "text": "Pierre-Mauroy."}]}
+    )
+
+    def answer(other_score: float, same_article: bool = False):
+        second = _passage(2, other, other_score)
+        if same_article:
+            second = replace(second, doc_id="doc1")
+        evidence = [_passage(1, best, 0.90), second]
+        return _model_answer("Dans quel stade joue le club ?", evidence, reply)
+
+    # Within RANKING_MARGIN of the best passage, the model's choice stands, in its passage's
+    # own words; further below, the best passage is quoted instead.
+    close = answer(0.90 - RANKING_MARGIN + 0.01)
+    assert close.text == f"{other[:-1]} [1]." and close.sources[0].doc_id == "doc2"
+    far = answer(0.90 - RANKING_MARGIN - 0.01)
+    assert far.text == f"{best[:-1]} [1]." and far.sources[0].doc_id == "doc1"
+    # A passage of the best passage's own article stands, however far below.
+    same = answer(0.90 - RANKING_MARGIN - 0.01, same_article=True)
+    assert same.text == f"{other[:-1]} [1]."
 
 
 def test_a_sentence_copied_from_a_passage_grounds_an_answer_whose_quote_is_not_written():
     passage = "De structure classique, en quatre mouvements, la symphonie finit lentement."
     other = "Le compositeur a employé toute sa vie cette thématique funèbre."
 
-    def answer(text: str, quote: str = "symphonie classique"):
+    def answer(text: str, quote: str = "4"):
         reply = json.dumps({"sentences": [{"answer": quote, "sources": [1], "text": text}]})
         evidence = [_passage(1, other, 0.85), _passage(2, passage, 0.84)]
         return _model_answer("Combien de mouvements compte la symphonie ?", evidence, reply)
 
-    # The quote is not written as such: the sentence, copied from [2], is the passage's own.
+    # "4" is written "quatre": the sentence, copied from [2], is the passage's own.
     copied = answer("De structure classique, en quatre mouvements.")
     assert copied.text == f"{passage[:-1]} [1]." and copied.sources[0].doc_id == "doc2"
     # A sentence of the model's own, with a quote found nowhere, is still not grounded.
-    assert answer("La symphonie compte 4 mouvements.", quote="4").refused
+    assert answer("La symphonie compte 4 mouvements.").refused
     # Nor is a copied sentence that comes with an invented number of its own.
     assert answer("De structure classique, en quatre mouvements.", quote="12 mouvements").refused
 
@@ -330,7 +357,7 @@ def test_an_acronym_written_out_in_the_article_does_not_refuse_the_answer():
     quote = "Certains pays européens ont déjà interdit la plateforme"
     reply = json.dumps({"sentences": [{"answer": quote, "sources": [1], "text": quote}]})
     evidence = [_passage(1, passage, 0.85)]
-    answer = _model_answer("Que pense l'UE de DeepSeek ?", evidence, reply)
+    answer = _model_answer("Que pense l'UE de DeepSeek ?", evidence, reply, frozenset({"deep"}))
     assert not answer.refused and answer.text == f"{passage[:-1]} [1]."
 
 

@@ -147,8 +147,8 @@ def test_cli_brief_asks_every_question_once_and_writes_the_note(
     real_open = Service.open
     monkeypatch.setattr(Service, "open", open_service)
     monkeypatch.setenv("RAG_CONFIG", str(tmp_path / "no-rag.toml"))
-    # The learned decisions were fitted on e5 cosines; hashed-word ones are far lower.
-    monkeypatch.setenv("RAG_MIN_CONFIDENCE", "0.0")
+    # Hashed-word cosines are far below e5's, so the e5 relevance floor would refuse everything.
+    monkeypatch.setenv("RAG_MIN_RELEVANCE", "0.1")
     questions = tmp_path / "questions.txt"
     questions.write_text("Où s'est tenue la WAIC ?\n\n  Quel temps fera-t-il demain ?\n")
     out = tmp_path / "note.md"

@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 
 from rag.answering import decisions
-from rag.answering.answer import AnswerPipeline
 from rag.answering.decisions import Model
 from rag.answering.features import ANSWER_FEATURES, SENTENCE_FEATURES, answer_features
-from rag.backends.llms import ExtractiveLLM
-from rag.config import Settings
 from rag.eval.training import (
     Examples,
     calibration_error,
@@ -141,16 +138,3 @@ def test_training_is_deterministic_and_learns_the_ranking():
     figures = summary(results, thresholds)
     assert figures["wrongly_refused"] <= 0.08 + 1 / 60
     assert 0.0 <= calibration_error(results) <= 1.0
-
-
-def test_the_classifier_decides_where_hand_rules_used_to(retriever):
-    """A "how many" answer without digits was refused by a rule; now the classifier's
-    probability decides, both ways: answered at a low bar, refused at a high one."""
-    question = "Combien de pays la Chine a-t-elle invités à collaborer ?"
-    low = AnswerPipeline(retriever, ExtractiveLLM(), Settings(min_confidence=0.0))
-    answer = low.ask(question)
-    assert not answer.refused and answer.confidence is not None
-    high = AnswerPipeline(retriever, ExtractiveLLM(), Settings(min_confidence=0.999))
-    refused = high.ask(question)
-    assert refused.refused and refused.confidence == answer.confidence
-    assert refused.confidence_label == "refused"

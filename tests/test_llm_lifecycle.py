@@ -130,7 +130,7 @@ def test_the_named_prefixes_are_the_start_of_every_prompt_the_pipeline_sends(see
             yield json_reply([])
 
     settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(seed_copy))
-    settings = settings.replace(min_confidence=0.0, factual_answers="llm")
+    settings = settings.replace(min_relevance=0.05)
     service = Service.open(settings, embedder=HashingEmbedder(), llm=Recording())
     for question in (
         "Avec quel pays africain la Chine s'est-elle associée ?",
@@ -182,10 +182,7 @@ def test_the_served_app_answers_while_the_model_warms(seed_copy, tmp_path):
     from ui.app import build_app, warming_status
 
     settings = Settings(
-        index_dir=str(tmp_path / "index"),
-        corpus_dir=str(seed_copy),
-        min_confidence=0.0,
-        factual_answers="llm",
+        index_dir=str(tmp_path / "index"), corpus_dir=str(seed_copy), min_relevance=0.05
     )
     llm = SlowWarmingLLM()
     service = Service.open(settings, embedder=HashingEmbedder(), llm=llm)

@@ -31,7 +31,7 @@ from rag.config import Settings
 from tests.conftest import QUESTIONS, ROOT, ScriptedLLM, json_reply
 
 NEWEST = date(2025, 3, 20)  # the newest seed article: "now" for relative expressions
-SETTINGS = Settings(min_confidence=0.0, factual_answers="llm", top_k=4, evidence=4)
+SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
 DATE_WORDS = re.compile(
     r"\d{4}|janvier|février|mars|avril|juin|juillet|août|septembre|octobre|novembre|décembre"
     r"|january|february|march|april|june|july|august|september|october|november|december"

@@ -149,7 +149,7 @@ def open_service(tmp_path: Path, **settings) -> Service:
     corpus.mkdir(exist_ok=True)
     for name, text in ARTICLES.items():
         (corpus / name).write_text(text, encoding="utf-8")
-    options = dict(llm="extractive", min_confidence=0.0, factual_answers="llm") | settings
+    options = dict(llm="extractive", min_relevance=0.0) | settings
     config = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(corpus), **options)
     return Service.open(config, embedder=HashingEmbedder())
 
@@ -308,7 +308,7 @@ def test_an_upload_during_an_answer_leaves_that_answer_on_one_index(tmp_path):
         (corpus / name).write_text(text, encoding="utf-8")
     embedder = HookedEmbedder()
     settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(corpus), llm="extractive")
-    service = Service.open(settings.replace(min_confidence=0.0), embedder=embedder)
+    service = Service.open(settings.replace(min_relevance=0.0), embedder=embedder)
     upload = tmp_path / "autre-sans-date.txt"
     upload.write_text("Sans date\n\nLa Zambie et la Chine parlent encore de cuivre.", "utf-8")
     added = []

@@ -1,6 +1,6 @@
 """The answer checks of rag.answering.verify, on sentences the bundled model really wrote."""
 
-from rag.answering.verify import with_answer
+from rag.answering.verify import mentions_asked_names, with_answer
 
 PASSAGES = (
     "Ces développements sont d’une importance stratégique, où l’IA pourrait devenir une arme "
@@ -28,6 +28,21 @@ def test_a_name_missing_from_the_sentence_is_appended():
         "La Chine a signé un partenariat : la Zambie."
     )
 
+
+def test_the_names_a_question_asks_about_must_be_in_the_answer_or_its_article():
+    question = "Quel âge avait Benazir Bhutto à sa mort ?"
+    article = "Le Pakistan est un pays d'Asie du Sud. Sa capitale est Islamabad."
+    assert not mentions_asked_names(question, "Elle avait 54 ans.", article)
+    assert mentions_asked_names(question, "Elle avait 54 ans.", article + " Benazir Bhutto …")
+    # Names found in most articles say nothing about the subject.
+    assert mentions_asked_names(
+        question, "Elle avait 54 ans.", article, frozenset({"bena", "bhut"})
+    )
+    # A translated name matches on its first letters: Zambia / Zambie.
+    assert mentions_asked_names("Who is the president of Zambia?", "", "la Zambie a signé")
+
+
+# --- the quote check: the model's short "answer" must be found in the passage it cites ---------
 
 from rag.answering.verify import as_sentence, holds_quote, states_quote  # noqa: E402
 
@@ -92,6 +107,23 @@ def test_the_question_repeated_in_translation_does_not_state_the_quote():
     echo = "The business model could collapse if Chinese models match American ones."
     quote = "monétisation exclusive"
     assert not states_quote(echo, quote, "…", question, close=True)
+
+
+def test_a_question_asking_for_an_amount_or_a_date_needs_a_number():
+    from rag.answering.verify import has_number_if_asked
+
+    assert not has_number_if_asked("Quel montant la Chine a-t-elle investi ?", "Elle a investi.")
+    assert has_number_if_asked("Quel montant la Chine a-t-elle investi ?", "60 milliards.")
+    assert has_number_if_asked("When was the plan unveiled?", "On 20 December 2024.")
+    assert has_number_if_asked("Qui a dévoilé le plan ?", "Wang Yi.")
+
+
+def test_counts_in_words_are_numbers_said():
+    from rag.answering.verify import numbers_said
+
+    assert numbers_said("De structure classique, en quatre mouvements.") == {"4"}
+    assert numbers_said("Three of the 12 ships.") == {"3", "12"}
+    assert numbers_said("Sans chiffre.") == set()
 
 
 def test_the_sentence_holding_a_quote_does_not_start_with_the_previous_quotations_end():

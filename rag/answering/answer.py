@@ -18,17 +18,19 @@ from rag.answering.broad import (
     is_broad,
 )
 from rag.answering.conversation import standalone_question
-from rag.answering.decisions import quoted
 from rag.answering.periods import Filters, Period, newest_date, parse_period, without_period
 from rag.answering.questions import check_question
 from rag.answering.retrieval import Evidence, Retrieval, Retriever
 from rag.answering.verify import (
     SUPPORT_COSINE,
     as_sentence,
+    common_keys,
+    has_number_if_asked,
+    mentions_asked_names,
     numbers,
+    numbers_said,
     quote_holders,
     quote_in,
-    readable,
     sentence_holding,
     states_quote,
     supporting_sources,
@@ -41,7 +43,14 @@ from rag.text import detect_language, majority_language
 
 log = logging.getLogger(__name__)
 
+EXTRACTIVE_SENTENCES = 2
+EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
 BROAD_EXTRACTIVE_SENTENCES = 3  # passages quoted for a broad question, one per article
+# When the model grounds its answer in another article than the best passage's, in a passage
+# whose cosine is this far below the best one, the ranking is trusted over the model's choice:
+# the best passage is quoted instead (same language only); a passage of the best passage's own
+# article stands (docs/decisions/2026-11-28-ranking-margin.md).
+RANKING_MARGIN = 0.05
 
 
 @dataclass(kw_only=True)
@@ -87,10 +96,6 @@ class Answer:
     # source filter; None when the whole corpus was searched.
     period: dict | None = None
     source_filter: str | None = None
-    # The probability that the answer is right (the learned answer-or-refuse decision), and
-    # how it is told: "sure", "unsure" or "refused"; None when no decision was made.
-    confidence: float | None = None
-    confidence_label: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -124,6 +129,8 @@ class AnswerPipeline:
         self.retriever = retriever
         self.llm = llm
         self.settings = settings
+        self._common: frozenset[str] = frozenset()  # see `_common_words`
+        self._common_for: object | None = None  # the index `_common` was computed for
         self._majority = "fr"  # see `_corpus_language`
         self._language_for: object | None = None
         self._dates: tuple[str, str] | None = None  # see `_date_span`
@@ -187,11 +194,12 @@ class AnswerPipeline:
                 model=llm.name,
                 timings=timings,
                 evidence=[],
+                common=frozenset(),
             )
             yield finish(builder.refusal(text=empty))
             return
         broad = is_broad(question)
-        retrieval = self.retrieve(question, settings, filters, asked_in)
+        retrieval = self.retrieve(question, settings, filters)
         timings["retrieve"] = retrieval.seconds
         builder = _Builder(
             question=question,
@@ -199,28 +207,18 @@ class AnswerPipeline:
             model=llm.name,
             timings=timings,
             evidence=retrieval.evidence,
+            common=self._common_words(),
         )
         documents = self.retriever.index.documents
         builder.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
         builder.filter_notice = self._undated_notice(filters, language)
         if period is not None and period.is_range and period.origin == "question":
             builder.asked = without_period(question)  # the period already chose the articles
-        decisions = self.retriever.decisions
-        answerable = 0.0
-        if retrieval.answer_features is not None:
-            answerable = decisions.answerable(retrieval.answer_features)
-            builder.confidence = decisions.confidence(retrieval.answer_features)
-            builder.label = decisions.label
-        if not retrieval.evidence or (not broad and answerable < _threshold(settings, decisions)):
+        if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
             yield finish(builder.refusal())
             return
-        same_language = retrieval.evidence[0].language in (language, None, "unknown")
-        if llm.kind == "extractive" or (
-            not broad and same_language and settings.factual_answers == "extractive"
-        ):
-            notice = prompts.EXTRACTIVE_NOTICES[language] if llm.kind == "extractive" else None
-            builder.model = "extractive"
-            yield finish(builder.extractive(notice, broad))
+        if llm.kind == "extractive":
+            yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language], broad))
             return
 
         messages = prompts.build_messages(question, retrieval.evidence, language, broad)
@@ -249,15 +247,10 @@ class AnswerPipeline:
         yield finish(answer)
 
     def retrieve(
-        self,
-        question: str,
-        settings: Settings | None = None,
-        filters: Filters | None = None,
-        language: str | None = None,
+        self, question: str, settings: Settings | None = None, filters: Filters | None = None
     ) -> Retrieval:
         """The evidence for one question: more of it, from several articles, when it is broad."""
         settings = settings or self.settings
-        language = language or self._language(question)
         if is_broad(question):
             return self.retriever.retrieve(
                 question,
@@ -265,11 +258,8 @@ class AnswerPipeline:
                 max(settings.evidence, BROAD_EVIDENCE),
                 per_document=BROAD_PER_ARTICLE,
                 filters=filters,
-                language=language,
             )
-        return self.retriever.retrieve(
-            question, settings.top_k, settings.evidence, filters=filters, language=language
-        )
+        return self.retriever.retrieve(question, settings.top_k, settings.evidence, filters=filters)
 
     def resolve_filters(self, question: str, filters: Filters | None = None) -> Filters:
         """The filters a question is answered with: the user's period when given (it overrides
@@ -316,6 +306,14 @@ class AnswerPipeline:
             self._dates_for = index
         return self._dates
 
+    def _common_words(self) -> frozenset[str]:
+        """Words in most articles, computed once per index (see `verify.mentions_asked_names`)."""
+        index = self.retriever.index
+        if self._common_for is not index:
+            self._common = common_keys([d.text for d in index.documents.values()])
+            self._common_for = index
+        return self._common
+
     def _language(self, question: str) -> str:
         return detect_language(question, fallback=self._corpus_language())
 
@@ -339,7 +337,9 @@ class _Builder:
         model: str,
         timings: dict,
         evidence: list[Evidence],
+        common: frozenset[str],
     ) -> None:
+        self.common = common
         self.question = question
         self.language = language
         self.model = model
@@ -347,49 +347,53 @@ class _Builder:
         self.evidence = evidence
         self.article_text = lambda doc_id: ""
         self.filter_notice: str | None = None  # said with every answer (undated articles)
-        self.asked = question  # the question without its period, when the period chose
-        self.confidence: float | None = None  # see `AnswerPipeline.stream`
-        self.label = lambda confidence: None
+        self.asked = question  # what the answer checks look for (see `_answers`)
+
+    def _answers(self, sentence: str, articles: str) -> bool:
+        """Whether a sentence is about what the question names, with a number if it asks one."""
+        return mentions_asked_names(
+            self.asked, sentence, articles, self.common
+        ) and has_number_if_asked(self.asked, sentence)
+
+    def _article(self, evidence: Evidence) -> str:
+        """The cited article as the answer checks see it: title, URL ("according to the
+        Reddit article" names it) and whole text."""
+        return f"{evidence.title} {evidence.url or ''} {self.article_text(evidence.doc_id)}"
 
     def refusal(self, notice: str | None = None, text: str | None = None) -> Answer:
-        return self._with_confidence(
-            Answer(
-                question=self.question,
-                language=self.language,
-                text=text or prompts.REFUSALS[self.language],
-                refused=True,
-                sentences=[],
-                sources=[],
-                model=self.model,
-                timings=self.timings,
-                notice=self._with_filter_notice(notice),
-            ),
+        return Answer(
+            question=self.question,
+            language=self.language,
+            text=text or prompts.REFUSALS[self.language],
             refused=True,
+            sentences=[],
+            sources=[],
+            model=self.model,
+            timings=self.timings,
+            notice=self._with_filter_notice(notice),
         )
-
-    def _with_confidence(self, answer: Answer, refused: bool = False) -> Answer:
-        if self.confidence is not None:
-            answer.confidence = round(self.confidence, 4)
-            answer.confidence_label = "refused" if refused else self.label(self.confidence)
-        return answer
 
     def _with_filter_notice(self, notice: str | None) -> str | None:
         return " ".join(filter(None, [self.filter_notice, notice])) or None
 
-    def extractive(self, notice: str | None, broad: bool = False) -> Answer:
-        """The best passage quoted as it is (the ranker's first); for a broad question, the
-        best passages of a few different articles."""
-        if not self.evidence:
+    def extractive(self, notice: str, broad: bool = False) -> Answer:
+        """The best passages quoted as they are, when they pass the same answer checks.
+
+        A broad question gets a few passages of different articles; a factual one the best
+        passage, and a second one only when it scores nearly as well."""
+        usable = [e for e in self.evidence if self._answers(e.text, self._article(e))]
+        if not usable:
             return self.refusal(notice)
+        best = usable[0].score
         if broad:
             chosen = [
-                e
-                for i, e in enumerate(self.evidence)
-                if e.doc_id not in {u.doc_id for u in self.evidence[:i]}
+                e for i, e in enumerate(usable) if e.doc_id not in {u.doc_id for u in usable[:i]}
             ][:BROAD_EXTRACTIVE_SENTENCES]
         else:
-            chosen = self.evidence[: quoted([e.score for e in self.evidence[:2]])]
-        sentences = [Sentence(readable(e.text), [e.number]) for e in chosen]
+            chosen = [
+                e for e in usable[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN
+            ]
+        sentences = [Sentence(" ".join(e.text.split()), [e.number]) for e in chosen]
         return self._answer(sentences, notice)
 
     def from_model(self, raw: str, embedder) -> Answer:
@@ -421,13 +425,15 @@ class _Builder:
         by_number = {e.number: e for e in self.evidence}
         passages = tuple(e.text for e in self.evidence)
         verified = []
+        quoted = True  # every kept sentence grounded by a quote found in a passage
         for text, quote, cited in proposed:
             holders = quote_holders(quote, self.evidence)
             copied = [] if holders else quote_holders(text, self.evidence)
-            if copied and numbers(quote) <= numbers(by_number[copied[0]].text):
-                # The quote is not written in the passages, but the sentence is copied from
-                # one that holds the quote's numbers, if any: that passage's words ground the
-                # answer. (A quote with an amount of its own is an invented answer.)
+            if copied and numbers(quote) <= numbers_said(by_number[copied[0]].text):
+                # The quote is not written in the passages ("4" for "en quatre mouvements"),
+                # but the sentence is copied from one that says its numbers, if any: that
+                # passage's words ground the answer. (A quote with an amount of its own, "10
+                # milliards", is an invented answer, whatever sentence comes with it.)
                 quote, holders = text, copied
             if holders:
                 sources = [n for n in cited if n in holders] or holders[:1]
@@ -447,15 +453,34 @@ class _Builder:
                 sources = supporting_sources(text, vector, cited, self.evidence)
             if not sources:
                 continue
-            same = next((s for s in verified if s.text == text), None)
-            if same:  # two quotes of one sentence: said once, with both citations
-                same.sources += [n for n in sources if n not in same.sources]
-            else:
-                shown = quote_in(text, quote) if holders else None
-                verified.append(Sentence(text, sources, shown))
+            articles = " ".join(self._article(by_number[n]) for n in sources)
+            if self._answers(text, articles):
+                same = next((s for s in verified if s.text == text), None)
+                if same:  # two quotes of one sentence: said once, with both citations
+                    same.sources += [n for n in sources if n not in same.sources]
+                else:
+                    shown = quote_in(text, quote) if holders else None
+                    verified.append(Sentence(text, sources, shown))
+                quoted = quoted and bool(holders)
         if not verified:
             return self.refusal()
-        return self._answer(verified, None)
+        ranked = self._ranked_instead(verified) if quoted else None  # not broad points
+        return ranked or self._answer(verified, None)
+
+    def _ranked_instead(self, verified: list[Sentence]) -> Answer | None:
+        """The best passage quoted, when the model's choice disagrees with the ranking (see
+        RANKING_MARGIN); None to keep the model's answer."""
+        best = max(self.evidence, key=lambda e: e.score)
+        if best.language not in (self.language, None, "unknown"):
+            return None  # the quote would be in another language than the question's
+        by_number = {e.number: e for e in self.evidence}
+        cited = [by_number[n] for s in verified for n in s.sources]
+        if any(e.doc_id == best.doc_id for e in cited):
+            return None  # the best passage's own article: its next sentence may well answer
+        if max(e.score for e in cited) >= best.score - RANKING_MARGIN:
+            return None
+        answer = self.extractive(None)
+        return None if answer.refused else answer
 
     def _answer(self, sentences: list[Sentence], notice: str | None) -> Answer:
         by_number = {e.number: e for e in self.evidence}
@@ -482,7 +507,7 @@ class _Builder:
         ]
         final = [Sentence(s.text, [renumber[n] for n in s.sources], s.quote) for s in sentences]
         text = " ".join(_cite(s.text, s.sources) for s in final)
-        answer = Answer(
+        return Answer(
             question=self.question,
             language=self.language,
             text=text,
@@ -493,7 +518,6 @@ class _Builder:
             timings=self.timings,
             notice=self._with_filter_notice(notice),
         )
-        return self._with_confidence(answer)
 
 
 def period_label(period: Period, language: str) -> str:
@@ -506,12 +530,13 @@ def period_label(period: Period, language: str) -> str:
     return labels["until"].format(until=period.until)
 
 
-def _threshold(settings: Settings, decisions) -> float:
-    """The lowest probability that the question's article is in the index worth answering
-    with: the setting, else the one chosen on dev."""
-    if settings.min_confidence is not None:
-        return settings.min_confidence
-    return decisions.answer_threshold
+def _gate(settings: Settings, language: str, retrieval: Retrieval) -> float:
+    """The lowest best-evidence score worth asking the model about; lower across languages,
+    where e5 cosines run lower."""
+    best = max(retrieval.evidence, key=lambda e: e.score, default=None)
+    if best is not None and best.language not in (language, None, "unknown"):
+        return settings.min_relevance - settings.cross_lingual_margin
+    return settings.min_relevance
 
 
 def _close(embedder, text: str, evidence: Evidence) -> bool:

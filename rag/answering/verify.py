@@ -222,3 +222,88 @@ def copies_another_passage(text: str, answer: str, passages: tuple[str, ...]) ->
     holders = [len(answer_terms & terms) >= len(answer_terms) / 2 for terms in passage_terms]
     copied = [len(text_terms & terms) >= COPY_OVERLAP * len(text_terms) for terms in passage_terms]
     return any(holders) and any(copied) and not any(h and c for h, c in zip(holders, copied))
+
+
+# Hand-written, French and English: "when", "how many", "quel montant"... ask for a number.
+_ASKS_NUMBER = re.compile(
+    r"^\s*(quand|when|combien|how (many|much|long|old)|en quelle année|in what year|"
+    r"(à|a) quelle date|on what date|what date|what year|quel montant|quelle somme)\b|"
+    r"\b(quel (montant|pourcentage|prix|cours|budget)|what (amount|percentage|price)|"
+    r"combien)\b",
+    re.IGNORECASE,
+)
+
+
+# Counts written in words ("en quatre mouvements", "three times") are numbers too. From one to
+# twelve with their values, to compare with a quote in digits ("4" / "en quatre mouvements").
+_WORD_VALUES = {
+    w: str(n)
+    for n, words in enumerate(
+        [
+            (),
+            ("un", "une", "one"),
+            ("deux", "two"),
+            ("trois", "three"),
+            ("quatre", "four"),
+            ("cinq", "five"),
+            ("six",),
+            ("sept", "seven"),
+            ("huit", "eight"),
+            ("neuf", "nine"),
+            ("dix", "ten"),
+            ("onze", "eleven"),
+            ("douze", "twelve"),
+        ]
+    )
+    for w in words
+}
+_ARTICLES = {"un", "une", "one"}  # "1", but also "a": not enough to answer "how many"
+_LARGE_NUMBER_WORDS = (
+    "vingt trente quarante cinquante soixante cent cents mille million millions milliard "
+    "milliards twenty thirty forty fifty hundred thousand billion billions dozen douzaine "
+    "centaine centaines dizaine dizaines"
+).split()
+_NUMBER_WORDS = re.compile(
+    r"\b(" + "|".join([*sorted(set(_WORD_VALUES) - _ARTICLES), *_LARGE_NUMBER_WORDS]) + r")\b",
+    re.IGNORECASE,
+)
+
+
+def numbers_said(text: str) -> set[str]:
+    """The numbers a text states, in digits or as a count in words from one to twelve."""
+    return numbers(text) | {_WORD_VALUES[w] for w in _words(text) if w in _WORD_VALUES}
+
+
+def has_number_if_asked(question: str, sentence: str) -> bool:
+    """A question that asks for a date, an amount or a count needs a number in its answer,
+    in digits or in words."""
+    if not _ASKS_NUMBER.search(question):
+        return True
+    return bool(numbers(sentence)) or bool(_NUMBER_WORDS.search(sentence))
+
+
+def mentions_asked_names(
+    question: str, sentence: str, article: str = "", common: frozenset[str] = frozenset()
+) -> bool:
+    """Whether the answer, or the article it cites, mentions what the question names.
+
+    On a corpus of many articles, a question about an absent subject ("Benazir Bhutto") still
+    finds passages of the same kind, and the model answers from them. The names of the
+    question that are rare in the corpus ("Bhutto", "Reddit"; not "Chine", found in most
+    articles) must appear in the answer or anywhere in the cited article
+    (docs/decisions/2026-11-27-question-names-in-cited-article.md).
+    """
+    asked_names = {k for k in names(question) if len(k) > 2} - common
+    if not asked_names:
+        return True
+    mentioned = {_key(w) for w in _WORD.findall(sentence + " " + article)}
+    return bool(asked_names & mentioned)
+
+
+def common_keys(texts: list[str]) -> frozenset[str]:
+    """Word keys found in more than half of the texts (the corpus's everyday vocabulary)."""
+    counts: dict[str, int] = {}
+    for text in texts:
+        for key in {_key(w) for w in _WORD.findall(text)}:
+            counts[key] = counts.get(key, 0) + 1
+    return frozenset(k for k, n in counts.items() if n > len(texts) / 2)

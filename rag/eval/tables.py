@@ -15,7 +15,6 @@ ANSWER_MEASURES = {
     "language_match": "answer language = question language",
     "first_token": "first token median / p90",
     "total": "full answer median / p90",
-    "calibration": "confidence: calibration error / sure share / sure right",
 }
 # One row per backend (scripts/bench.py and bench_baseline.py): these measures, these headings.
 BACKEND_COLUMNS = {
@@ -54,23 +53,13 @@ def answer_cells(summary: dict, compact: bool = False) -> dict[str, str]:
         "first_token": f"{summary['first_token_median']:.2f}{unit} / "
         f"{summary['first_token_p90']:.2f} s",
         "total": f"{summary['total_median']:.2f}{unit} / {summary['total_p90']:.2f} s",
-        "calibration": (
-            f"{summary['calibration_error']:.3f} / {summary['sure_share']:.0%} / "
-            + (f"{summary['sure_right']:.0%}" if summary["sure_right"] is not None else "-")
-            if "calibration_error" in summary
-            else "-"
-        ),
     }
 
 
 def answers_table(name: str, summary: dict) -> str:
     """One run's answer summary, a measure a row (`rag eval answers`)."""
     cells = answer_cells(summary)
-    rows = [
-        (label, cells[measure])
-        for measure, label in ANSWER_MEASURES.items()
-        if measure != "calibration" or "calibration_error" in summary
-    ]
+    rows = [(label, cells[measure]) for measure, label in ANSWER_MEASURES.items()]
     table = markdown_table(("measure", "value"), rows)
     return f"{name}: {summary['questions']} questions\n\n{table}"
 

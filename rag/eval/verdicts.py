@@ -26,8 +26,6 @@ class Verdict:
     answer: str
     first_token: float
     total: float
-    confidence: float | None = None  # the answer's own confidence, when it gives one
-    confidence_label: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -70,8 +68,6 @@ def judge(item: dict, answer: Answer) -> Verdict:
         answer=answer.text,
         first_token=answer.timings.get("first_token") or 0.0,
         total=answer.timings.get("total") or 0.0,
-        confidence=answer.confidence,
-        confidence_label=answer.confidence_label,
     )
 
 
@@ -99,40 +95,6 @@ def summarise(verdicts: list[Verdict]) -> dict:
         "first_token_p90": round(percentile([v.first_token for v in verdicts], 90), 3),
         "total_median": round(percentile([v.total for v in verdicts], 50), 3),
         "total_p90": round(percentile([v.total for v in verdicts], 90), 3),
-        **confidence_figures(verdicts),
-    }
-
-
-CALIBRATION_BINS = 10
-
-
-def confidence_figures(verdicts: list[Verdict]) -> dict:
-    """How the answers' confidence compares with being right (correct and cited; any answer
-    to a held-out question is wrong): expected calibration error over the answers given, and
-    how often answers shown as sure are right."""
-    given = [v for v in verdicts if not v.refused and v.confidence is not None]
-    if not given:
-        return {}
-    right = [float(v.answerable and v.correct and v.cited) for v in given]
-    bins: dict[int, list[int]] = {}
-    for i, v in enumerate(given):
-        bins.setdefault(min(int(v.confidence * CALIBRATION_BINS), CALIBRATION_BINS - 1), []).append(
-            i
-        )
-    error = sum(
-        abs(
-            sum(given[i].confidence for i in rows) / len(rows)
-            - sum(right[i] for i in rows) / len(rows)
-        )
-        * len(rows)
-        / len(given)
-        for rows in bins.values()
-    )
-    sure = [r for v, r in zip(given, right) if v.confidence_label == "sure"]
-    return {
-        "calibration_error": round(error, 3),
-        "sure_share": round(len(sure) / len(given), 3),
-        "sure_right": round(sum(sure) / len(sure), 3) if sure else None,
     }
 
 
