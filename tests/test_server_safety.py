@@ -468,13 +468,18 @@ def test_the_served_login_slows_down_one_client_s_wrong_passwords(tmp_path):
 # --- uploads go with the server ------------------------------------------------------------------
 
 
-def test_uploads_land_in_the_server_s_own_folder_and_go_with_it(tmp_path):
+def test_uploads_land_in_the_server_s_own_folder_and_go_with_it(tmp_path, monkeypatch):
+    import os
+
     import httpx
 
     from ui.app import build_app, own_temp_dir
 
     service = open_service(tmp_path)
+    operators = tmp_path / "not-made-yet" / "gradio"  # the operator's GRADIO_TEMP_DIR
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(operators))
     with own_temp_dir() as folder:
+        assert folder.parent == operators
         with served(build_app(service)) as url:
             response = httpx.post(
                 f"{url}/gradio_api/upload", files={"files": ("note.txt", b"Quimper.")}, timeout=30
@@ -482,6 +487,7 @@ def test_uploads_land_in_the_server_s_own_folder_and_go_with_it(tmp_path):
             (stored,) = response.json()
             assert Path(stored).is_file() and Path(stored).is_relative_to(folder)
     assert not folder.exists() and not Path(stored).exists()
+    assert os.environ["GRADIO_TEMP_DIR"] == str(operators)  # the operator's setting is back
 
 
 @pytest.mark.slow

@@ -256,6 +256,8 @@ def own_temp_dir() -> Iterator[Path]:
     Gradio reads `GRADIO_TEMP_DIR` when it makes its components and its server. An operator's
     own `GRADIO_TEMP_DIR` holds the folder."""
     previous = os.environ.get("GRADIO_TEMP_DIR")
+    if previous:
+        os.makedirs(previous, exist_ok=True)  # Gradio would make it; mkdtemp does not
     folder = Path(tempfile.mkdtemp(prefix="rag-serve-", dir=previous or None))
     os.environ["GRADIO_TEMP_DIR"] = str(folder)
     try:

@@ -628,13 +628,14 @@ def _write_generation(
 
 def _write_failure(exc: OSError, step: str, index_dir: Path, needed: int) -> str:
     """One line: what failed, where, the space needed and free, and that nothing changed."""
-    cause = exc.strerror or str(exc)
+    cause, fix = exc.strerror or str(exc), "fix this"
     space = ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         space = f" (about {_mb(needed)} needed, {_mb(free_bytes(index_dir))} free)"
+        fix = "free some space (or use --index-dir on another disk)"
     return (
         f"{cause} while writing {step} of the new index in {index_dir}/{space}. Nothing was "
-        "changed and the index in use still answers: fix this and run the ingest again."
+        f"changed and the index in use still answers: {fix} and run the ingest again."
     )
 
 
