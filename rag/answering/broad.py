@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 
 # Hand-written, French and English: a request for a summary, a comparison, an overview or
-# "what the articles say". Measured on 2026-11-27: fires on 10/10 questions of
-# tests/data/broad.jsonl and on none of the factual ones (seed sets, PIAF dev and test).
+# "what the articles say" (docs/decisions/2026-11-28-broad-answer-points.md).
 _BROAD = re.compile(
     r"^\s*(r[ée]sum|summar|compar|synth[ée]|d[ée]cri[sv]|describe|give an overview|"
     r"pr[ée]sente[zr]?\b|explique[zr]? (la|les) (strat|position|enjeux|point))|"
