@@ -1,8 +1,5 @@
-"""Text out of binary article formats: PDF pages (pypdf) and Word documents (python-docx).
-
-Measured on a real French PDF (LibreOffice, two justified, hyphenated columns; README, *Corpus*):
-pypdf kept the columns apart (character error rate .007, all of it line-end hyphens, before the
-reflow below), pdfplumber's `extract_text` read across both columns (.74) and was 3x slower.
+"""Text out of binary article formats: PDF pages (pypdf, which keeps the columns of a news
+layout apart: docs/decisions/2026-11-28-pdf-pypdf.md) and Word documents (python-docx).
 """
 
 from __future__ import annotations
