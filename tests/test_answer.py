@@ -205,42 +205,6 @@ def test_a_quote_found_nowhere_needs_a_supported_sentence(retriever):
     assert answer.refused
 
 
-def test_a_broad_question_gets_points_from_several_articles(retriever):
-    def reply(messages):
-        lines = re.findall(r"^\[(\d+)\] (.*)$", messages[-1]["content"], re.M)
-        first, second = lines[0], lines[1]
-        return json.dumps(
-            {
-                "sentences": [
-                    {"sources": [int(first[0])], "text": first[1]},
-                    {"sources": [int(second[0])], "text": second[1]},
-                ]
-            },
-            ensure_ascii=False,
-        )
-
-    llm = ScriptedLLM(reply)
-    pipeline = AnswerPipeline(retriever, llm, SETTINGS)
-    question = "Résume la stratégie de la Chine en matière d'IA open source."
-    answer = pipeline.ask(question)
-    assert not answer.refused and len(answer.sentences) == 2
-    item = llm.schemas[0]["properties"]["sentences"]["items"]
-    assert "answer" not in item["properties"]  # points, not one quoted fact
-    evidence = pipeline.retrieve(question).evidence
-    articles = [e.doc_id for e in evidence]
-    assert len(evidence) == 6 and len(set(articles)) >= 3
-    assert max(articles.count(a) for a in articles) <= 2
-
-
-def test_a_broad_question_the_model_cannot_answer_gets_cited_passages_with_a_notice(retriever):
-    llm = ScriptedLLM(json.dumps({"sentences": []}))
-    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(
-        "Résume la stratégie de la Chine en matière d'IA open source."
-    )
-    assert not answer.refused and answer.notice.startswith("Question générale")
-    assert len({s.doc_id for s in answer.sources}) == len(answer.sources) >= 2
-
-
 def test_a_reply_cut_by_the_token_limit_keeps_its_complete_sentences(retriever):
     def reply(messages):
         whole = {

@@ -140,8 +140,10 @@ def test_the_named_prefixes_are_the_start_of_every_prompt_the_pipeline_sends(see
     ):
         service.ask(question)
     prefixes = prompt_prefixes()
-    assert len(seen) == 4 and list(prefixes) == ["answer-fr", "answer-en", "broad-fr", "broad-en"]
-    assert [m[:-1] for m in seen] == list(prefixes.values())
+    assert list(prefixes) == ["answer-fr", "answer-en", "broad-fr", "broad-en"]
+    sent = [m[:-1] for m in seen]  # a broad question makes one call per passage
+    assert all(prefix in list(prefixes.values()) for prefix in sent)
+    assert all(prefix in sent for prefix in prefixes.values())
 
 
 # --- warming while the app answers -----------------------------------------------------------

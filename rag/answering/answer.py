@@ -9,18 +9,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
-from rag.answering import prompts
-from rag.answering.broad import (
-    BROAD_EVIDENCE,
-    BROAD_MAX_TOKENS,
-    BROAD_PER_ARTICLE,
-    BROAD_TOP_K,
-    is_broad,
-)
+from rag.answering import prompts, summaries
 from rag.answering.conversation import standalone_question
 from rag.answering.periods import Filters, Period, newest_date, parse_period, without_period
 from rag.answering.questions import check_question
 from rag.answering.retrieval import Evidence, Retrieval, Retriever
+from rag.answering.summaries import summary_kind
 from rag.answering.verify import (
     SUPPORT_COSINE,
     as_sentence,
@@ -45,7 +39,6 @@ log = logging.getLogger(__name__)
 
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
-BROAD_EXTRACTIVE_SENTENCES = 3  # passages quoted for a broad question, one per article
 # When the model grounds its answer in another article than the best passage's, in a passage
 # whose cosine is this far below the best one, the ranking is trusted over the model's choice:
 # the best passage is quoted instead (same language only); a passage of the best passage's own
@@ -135,6 +128,8 @@ class AnswerPipeline:
         self._language_for: object | None = None
         self._dates: tuple[str, str] | None = None  # see `_date_span`
         self._dates_for: object | None = None
+        self._everywhere: frozenset[str] = frozenset()  # see `_everywhere_words`
+        self._everywhere_for: object | None = None
 
     def ask(self, question: str, **options) -> Answer:
         """Answer one question (the last event of `stream`)."""
@@ -198,7 +193,11 @@ class AnswerPipeline:
             )
             yield finish(builder.refusal(text=empty))
             return
-        broad = is_broad(question)
+        kind = summary_kind(question, period, self._everywhere_words)
+        if kind is not None:
+            summary = self._summary(kind, question, language, asked_in, llm, settings, filters)
+            yield from (e if isinstance(e, Draft) else finish(e) for e in summary)
+            return
         retrieval = self.retrieve(question, settings, filters)
         timings["retrieve"] = retrieval.seconds
         builder = _Builder(
@@ -218,12 +217,12 @@ class AnswerPipeline:
             yield finish(builder.refusal())
             return
         if llm.kind == "extractive":
-            yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language], broad))
+            yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language]))
             return
 
-        messages = prompts.build_messages(question, retrieval.evidence, language, broad)
-        schema = prompts.answer_schema(len(retrieval.evidence), broad)
-        max_tokens = min(settings.max_tokens, BROAD_MAX_TOKENS) if broad else settings.max_tokens
+        messages = prompts.build_messages(question, retrieval.evidence, language)
+        schema = prompts.answer_schema(len(retrieval.evidence))
+        max_tokens = settings.max_tokens
         raw = ""
         try:
             for piece in llm.stream(messages, schema, settings.temperature, max_tokens):
@@ -237,28 +236,91 @@ class AnswerPipeline:
             log.warning("%s failed, answered with the evidence instead: %s", llm.name, exc)
             builder.model = f"extractive (fallback from {llm.name})"  # what actually answered
             notice = prompts.FALLBACK_NOTICES[language].format(model=llm.name)
-            yield finish(builder.extractive(notice, broad))
+            yield finish(builder.extractive(notice))
             return
-        answer = builder.from_model(raw, self.retriever.embedder)
-        if broad and answer.refused:
-            # A broad question the model could not answer point by point still gets the most
-            # relevant passages of several articles, said to be quoted as they are.
-            answer = builder.extractive(prompts.BROAD_NOTICES[language], broad)
-        yield finish(answer)
+        yield finish(builder.from_model(raw, self.retriever.embedder))
+
+    def _summary(
+        self,
+        kind: str,
+        question: str,
+        language: str,
+        asked_in: str,
+        llm: LLM,
+        settings: Settings,
+        filters: Filters,
+    ) -> Iterator[Draft | Answer]:
+        """A broad or period question's answer: a few cited points from several articles,
+        each shown as soon as it is written and checked (see `rag.answering.summaries`)."""
+        started = time.perf_counter()
+        timings = {"retrieve": None, "first_token": None, "total": None}
+        period = filters.period
+
+        def passes(evidence: Evidence) -> bool:  # the gate, for each article's best passage
+            return evidence.score >= _gate(settings, asked_in, Retrieval("", [], [evidence], 0))
+
+        if kind == "period":
+            plan = summaries.plan_period(self.retriever, question, filters)
+        else:
+            plan = summaries.plan_broad(
+                self.retriever, question, filters, passes, self._everywhere_words
+            )
+        timings["retrieve"] = time.perf_counter() - started
+        builder = _Builder(
+            question=question,
+            language=language,
+            model=llm.name,
+            timings=timings,
+            evidence=plan.evidence,
+            common=self._common_words(),
+        )
+        documents = self.retriever.index.documents
+        builder.filter_notice = self._undated_notice(filters, language)
+        if not plan.evidence:
+            yield builder.refusal()
+            return
+        notices = []
+        if llm.kind == "extractive":
+            points = [summaries.quoted_point(e) for e in plan.evidence]
+            notices.append(prompts.EXTRACTIVE_NOTICES[language])
+        else:
+            question_period = period is not None and period.is_range and period.origin == "question"
+            asked = without_period(question) if question_period else question
+            checker = summaries.PointChecker(
+                plan.evidence, self.retriever.embedder, asked, language, builder.common, documents
+            )
+            told = prompts.PERIOD_QUESTIONS[language] if kind == "period" else asked
+            points = []
+            quotable = checker.quotable
+            try:
+                for point in summaries.write_points(
+                    llm, told, plan.evidence, language, checker, settings.temperature
+                ):
+                    points.append(point)
+                    if timings["first_token"] is None:
+                        timings["first_token"] = time.perf_counter() - started
+                    yield Draft(builder._answer(_sentences(points), None).text)
+            except LLMError as exc:
+                log.warning("%s failed, summarised from the evidence instead: %s", llm.name, exc)
+                builder.model = f"extractive (fallback from {llm.name})"  # what actually answered
+                notices.append(prompts.FALLBACK_NOTICES[language].format(model=llm.name))
+                quotable = [e.number for e in plan.evidence]
+            if summaries.add_quotes_for_coverage(points, plan, quotable):
+                notices.append(prompts.QUOTED_POINT_NOTICES[language])
+        if not points:
+            yield builder.refusal()
+            return
+        label = period_label(period, language) if period is not None and period.is_range else None
+        single = summaries.single_article_notice(points, plan, documents, label, language)
+        notice = " ".join(filter(None, [single, *notices])) or None
+        yield builder._answer(_sentences(points), notice)
 
     def retrieve(
         self, question: str, settings: Settings | None = None, filters: Filters | None = None
     ) -> Retrieval:
-        """The evidence for one question: more of it, from several articles, when it is broad."""
+        """The evidence for one factual question (broad and period questions draw theirs in
+        `rag.answering.summaries`)."""
         settings = settings or self.settings
-        if is_broad(question):
-            return self.retriever.retrieve(
-                question,
-                max(settings.top_k, BROAD_TOP_K),
-                max(settings.evidence, BROAD_EVIDENCE),
-                per_document=BROAD_PER_ARTICLE,
-                filters=filters,
-            )
         return self.retriever.retrieve(question, settings.top_k, settings.evidence, filters=filters)
 
     def resolve_filters(self, question: str, filters: Filters | None = None) -> Filters:
@@ -313,6 +375,15 @@ class AnswerPipeline:
             self._common = common_keys([d.text for d in index.documents.values()])
             self._common_for = index
         return self._common
+
+    def _everywhere_words(self) -> frozenset[str]:
+        """Words of every article, once per index (see `summaries.everywhere_keys`)."""
+        index = self.retriever.index
+        if self._everywhere_for is not index:
+            texts = [d.text for d in index.documents.values()]
+            self._everywhere = summaries.everywhere_keys(texts)
+            self._everywhere_for = index
+        return self._everywhere
 
     def _language(self, question: str) -> str:
         return detect_language(question, fallback=self._corpus_language())
@@ -376,23 +447,14 @@ class _Builder:
     def _with_filter_notice(self, notice: str | None) -> str | None:
         return " ".join(filter(None, [self.filter_notice, notice])) or None
 
-    def extractive(self, notice: str, broad: bool = False) -> Answer:
-        """The best passages quoted as they are, when they pass the same answer checks.
-
-        A broad question gets a few passages of different articles; a factual one the best
-        passage, and a second one only when it scores nearly as well."""
+    def extractive(self, notice: str) -> Answer:
+        """The best passages quoted as they are, when they pass the same answer checks: the
+        best one, and a second one only when it scores nearly as well."""
         usable = [e for e in self.evidence if self._answers(e.text, self._article(e))]
         if not usable:
             return self.refusal(notice)
         best = usable[0].score
-        if broad:
-            chosen = [
-                e for i, e in enumerate(usable) if e.doc_id not in {u.doc_id for u in usable[:i]}
-            ][:BROAD_EXTRACTIVE_SENTENCES]
-        else:
-            chosen = [
-                e for e in usable[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN
-            ]
+        chosen = [e for e in usable[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN]
         sentences = [Sentence(" ".join(e.text.split()), [e.number]) for e in chosen]
         return self._answer(sentences, notice)
 
@@ -518,6 +580,10 @@ class _Builder:
             timings=self.timings,
             notice=self._with_filter_notice(notice),
         )
+
+
+def _sentences(points) -> list[Sentence]:
+    return [Sentence(p.text, list(p.sources)) for p in points]
 
 
 def period_label(period: Period, language: str) -> str:

@@ -1,33 +1,47 @@
-"""Broad questions: "résume…", "compare…", "que disent les articles sur…", "what is the strategy".
+"""Broad questions: "résume…", "compare…", "que disent les articles sur…", "what are the views…".
 
-They have no single fact for an answer: they get more evidence, drawn from several articles,
-and a prompt that asks for a few cited points instead of one quoted fact.
+They have no single fact for an answer: they get a few cited points drawn from several
+articles (see `rag.answering.summaries`) instead of one quoted fact.
 """
 
 from __future__ import annotations
 
 import re
 
-# Hand-written, French and English: a request for a summary, a comparison, an overview or
-# "what the articles say" (docs/decisions/2026-11-28-broad-answer-points.md).
+# Hand-written, French and English, from words that ask for a summary, a comparison, an
+# overview, "what the articles say", or the several sides of a subject; never words of a
+# subject (docs/decisions/2026-11-28-broad-answer-points.md).
+_SIDES = (
+    r"points? de vue|views?|opinions?|avis|arguments?|positions?|perspectives?|r[ée]actions?|"
+    r"enjeux|stakes|pros and cons|le pour et le contre|diff[ée]rences|similarit(?:[ée]s|ies)|"
+    r"points communs|grandes lignes|main points|key points|points cl[ée]s"
+)
+_SAID = r"mentionn[ée]e?s|[ée]voqu[ée]e?s|cit[ée]e?s|abord[ée]e?s|mentioned|discussed|raised"
 _BROAD = re.compile(
-    r"^\s*(r[ée]sum|summar|compar|synth[ée]|d[ée]cri[sv]|describe|give an overview|"
-    r"pr[ée]sente[zr]?\b|explique[zr]? (la|les) (strat|position|enjeux|point))|"
-    r"\b(que disent|what do(es)? (the|these) articles?|"
-    r"what (do|does) .{0,40}\bsay about|(across|in) (the|these) articles|"
-    r"dans (les|ces) articles|(les|ces) articles (disent|décrivent|évoquent)|"
-    r"(quelle est|what is|what's) (la |the )?(stratégie|strategy) (de|d'|d’|of)|"
-    r"(quels sont|what are) (les |the )?(risques|risks|points de vue|views|arguments|enjeux|"
-    r"optimistic|pessimistic)|"
-    r"points de vue (optimiste|pessimiste)s? (et|ou)|(optimistic|pessimistic) (and|or) |"
-    r"how (is|are|does|do) \w+ (using|responding|portrayed|described|seen))",
+    r"^\s*(?:r[ée]sum|summar|compar|synth[ée]|d[ée]cri[sv]|describe|give an overview|overview|"
+    r"pr[ée]sente[zr]?\b|explique[zr]?\b|explain\b|fais le point|faites le point|"
+    r"dresse[zr]? (?:un|le) (?:bilan|tableau|panorama)|tour d'horizon|bilan)|"
+    r"\b(?:que disent|que racontent|what do(?:es)? (?:the|these) (?:articles?|sources?)|"
+    r"what (?:do|does) .{0,40}\b(?:say|tell) about|(?:across|in) (?:the|these) articles|"
+    r"(?:what|which)\b.{0,60}\b(?:do|does|did) (?:the|these) (?:articles|sources)\b|"
+    r"(?:quels?|quelles?)\b.{0,60}\b(?:les|ces) (?:articles|sources) (?:[ée]voqu|mentionn|cit|"
+    r"d[ée]cri|racont|rapport|abord|soulign|signal|pr[ée]sent|dis)\w*|"
+    r"(?:dans|selon) (?:les|ces) articles|(?:les|ces) articles (?:disent|d[ée]crivent|"
+    r"[ée]voquent|racontent)|vue d'ensemble|aper[çc]u|overview|tour d'horizon|"
+    r"quoi de neuf|what's new|what is new|"
+    r"(?:quels?|quelles?) (?:sont|ont [ée]t[ée]) (?:les |leurs? |ses )?(?:\w+ ){0,3}(?:"
+    + _SIDES
+    + r")\b|what (?:are|were) (?:the |their |its )?(?:\w+ ){0,3}(?:"
+    + _SIDES
+    + r")\b|(?:quels?|quelles?) (?:sont|ont [ée]t[ée]) les \w+ (?:"
+    + _SAID
+    + r")|what \w+ (?:are|were|is|was) (?:"
+    + _SAID
+    + r")|"
+    r"how (?:is|are|does|do|did|was|were) .{0,40}\b(?:using|responding|reacting|portrayed|"
+    r"described|seen|viewed|perceived|presented|depicted|covered))",
     re.IGNORECASE,
 )
-
-BROAD_TOP_K = 12  # chunks searched
-BROAD_EVIDENCE = 6  # passages shown to the model
-BROAD_PER_ARTICLE = 2  # at most this many passages of one article, so that several are heard
-BROAD_MAX_TOKENS = 200  # caps the reply: about 4 short sentences, ~15 s on 2 cores
 
 
 def is_broad(question: str) -> bool:

@@ -34,7 +34,7 @@ _YEAR = r"(?:19|20)\d{2}"
 _LEAD = (
     r"en|in|depuis|since|avant|before|apr[èe]s|after|pendant|durant|during|jusqu'(?:en|à|au)"
     r"|until|till|through|de|d'|du|of|from|à partir de|début|fin|mi-|end of|early|late|between"
-    r"|entre"
+    r"|entre|l'ann[ée]e|l'an|ann[ée]e|the year|year"
 )
 _ISO = r"\b(?:19|20)\d{2}-(?:0[1-9]|1[0-2])(?:-\d{2})?\b"
 # Seasons and terms as news writes them: "2019-20", "1930-31", "2024/25", "2019-2020".

@@ -67,61 +67,74 @@ Question : Quel est le budget de l'armée ?""",
     ],
 }
 
-# Broad questions ("résume…", "compare…", see broad.py): a few cited points, no quote field.
+# Summaries (broad and period questions, see summaries.py): the model gets one passage at a
+# time and writes one short point about it, so that each point is shown as soon as it is
+# checked. Their own first words: llama.cpp's prompt cache tells prompt sets apart by them.
 BROAD_SYSTEM_PROMPTS = {
-    "en": """You answer broad questions about news articles using ONLY the numbered sources.
+    "en": """You summarise news articles for a reader, using ONLY the numbered source.
 Rules:
-- Write 2 to 4 short English sentences, each stating one point made by the sources, never
-  your own knowledge. Prefer points from different sources.
-- Cite in "sources" the numbers of the sources that state each point.
-- If no source is about the question, reply {"sentences": []}.
+- Write one short English sentence, at most 20 words, stating what the source says about the
+  question: the fact itself, not "the article says". Use only facts written in the source,
+  never your own knowledge. Always write in English.
+- If the source says nothing about the question, reply {"points": []}.
 Reply with JSON only:
-{"sentences": [{"sources": [n], "text": "..."}]}""",
-    "fr": """Tu réponds à des questions générales sur des articles de presse en utilisant \
-UNIQUEMENT les sources numérotées.
+{"points": ["..."]}""",
+    "fr": """Tu résumes des articles de presse pour un lecteur, en utilisant UNIQUEMENT la \
+source numérotée.
 Règles :
-- Écris 2 à 4 phrases courtes en français, chacune énonçant un point des sources, jamais tes
-  propres connaissances. Préfère des points tirés de sources différentes.
-- Cite dans "sources" les numéros des sources qui énoncent chaque point.
-- Si aucune source ne traite de la question, réponds {"sentences": []}.
+- Écris une phrase courte en français, de 20 mots au plus, qui énonce ce que dit la source sur
+  la question : le fait lui-même, sans « l'article dit ». Utilise seulement les faits écrits
+  dans la source, jamais tes connaissances. Écris toujours en français.
+- Si la source ne dit rien sur la question, réponds {"points": []}.
 Réponds uniquement en JSON :
-{"sentences": [{"sources": [n], "text": "..."}]}""",
+{"points": ["..."]}""",
 }
 
 BROAD_EXAMPLES = {
     "en": [
         (
             """Sources:
-[1] Le gouvernement a annoncé 12 nouveaux hôpitaux en Bretagne, financés par l'État.
-[2] Les syndicats saluent la décision mais réclament plus de personnel soignant.
-[3] L'opposition juge le plan trop tardif et sous-financé.
+[1] Les syndicats ont salué cette décision, tout en réclamant davantage de personnel \
+soignant dans les hôpitaux bretons.
 
 Question: Summarise the reactions to the hospital plan.""",
-            '{"sentences": [{"sources": [2], "text": "Unions welcome the decision but ask for '
-            'more nursing staff."}, {"sources": [3], "text": "The opposition finds the plan too '
-            'late and underfunded."}]}',
+            '{"points": ["Unions welcomed the decision but asked for more nursing staff in '
+            'Breton hospitals."]}',
         ),
     ],
     "fr": [
         (
             """Sources :
-[1] Le gouvernement a annoncé 12 nouveaux hôpitaux en Bretagne, financés par l'État.
-[2] Les syndicats saluent la décision mais réclament plus de personnel soignant.
-[3] L'opposition juge le plan trop tardif et sous-financé.
+[1] Les syndicats ont salué cette décision, tout en réclamant davantage de personnel \
+soignant dans les hôpitaux bretons.
 
 Question : Résume les réactions au plan hospitalier.""",
-            '{"sentences": [{"sources": [2], "text": "Les syndicats saluent la décision mais '
-            'réclament plus de personnel."}, {"sources": [3], "text": "L\'opposition juge le '
-            'plan trop tardif et sous-financé."}]}',
+            '{"points": ["Les syndicats saluent la décision mais réclament plus de personnel '
+            'soignant en Bretagne."]}',
         ),
     ],
 }
 
-BROAD_NOTICES = {
-    "fr": "Question générale : voici les points les plus pertinents des articles, cités tels "
-    "quels.",
-    "en": "A broad question: here are the most relevant points of the articles, quoted as "
-    "they are.",
+# The question the model gets for a summary of a period: the period chose the articles, and
+# the source holds no date to look for.
+PERIOD_QUESTIONS = {
+    "fr": "Que dit cet article ?",
+    "en": "What does this article say?",
+}
+
+# Said with a summary drawn from one article only.
+SINGLE_ARTICLE_NOTICES = {
+    "fr": "Un seul article traite de la question : « {title} ».",
+    "en": "Only one article is about this question: “{title}”.",
+}
+SINGLE_PERIOD_ARTICLE_NOTICES = {
+    "fr": "Un seul article pour la période {period} : « {title} ».",
+    "en": "Only one article in the period {period}: “{title}”.",
+}
+# Said when a point is a passage quoted as it is (the model's point did not pass its check).
+QUOTED_POINT_NOTICES = {
+    "fr": "Certains points sont des passages cités tels quels.",
+    "en": "Some points are passages quoted as they are, in the articles' language.",
 }
 
 USER_TEMPLATES = {
@@ -177,16 +190,19 @@ EXTRACTIVE_NOTICES = {
 }
 
 MAX_SENTENCES = 3
-MAX_BROAD_SENTENCES = 4
 MAX_SOURCES_PER_SENTENCE = 3
 
 
 def answer_schema(source_count: int, broad: bool = False) -> dict:
     """JSON schema of an answer whose citations can only name sources that exist.
 
-    A factual answer's sentences carry the short quote ("answer") first; a broad answer's
-    points do not (they summarise; each is checked against the passage it cites).
+    A factual answer's sentences carry the short quote ("answer") first. A summary's points
+    are plain strings, one per source and in their order (the point cites its source), so that
+    no token is spent writing citations; each is checked against its passage.
     """
+    if broad:
+        points = {"type": "array", "items": {"type": "string"}, "maxItems": source_count}
+        return {"type": "object", "properties": {"points": points}, "required": ["points"]}
     numbers = list(range(1, source_count + 1)) or [1]
     sources = {
         "type": "array",
@@ -194,30 +210,19 @@ def answer_schema(source_count: int, broad: bool = False) -> dict:
         "minItems": 1,
         "maxItems": MAX_SOURCES_PER_SENTENCE,
     }
-    if broad:
-        item = {
-            "type": "object",
-            "properties": {"sources": sources, "text": {"type": "string"}},
-            "required": ["sources", "text"],
-        }
-    else:
-        item = {
-            "type": "object",
-            "properties": {
-                "answer": {"type": "string"},
-                "text": {"type": "string"},
-                "sources": sources,
-            },
-            "required": ["answer", "sources", "text"],
-        }
+    item = {
+        "type": "object",
+        "properties": {
+            "answer": {"type": "string"},
+            "text": {"type": "string"},
+            "sources": sources,
+        },
+        "required": ["answer", "sources", "text"],
+    }
     return {
         "type": "object",
         "properties": {
-            "sentences": {
-                "type": "array",
-                "maxItems": MAX_BROAD_SENTENCES if broad else MAX_SENTENCES,
-                "items": item,
-            },
+            "sentences": {"type": "array", "maxItems": MAX_SENTENCES, "items": item},
         },
         "required": ["sentences"],
     }

@@ -1,0 +1,253 @@
+"""Summaries: period and broad questions, points chosen for coverage, streamed one by one."""
+
+import json
+import re
+from datetime import date
+
+import numpy as np
+import pytest
+
+from rag.answering import prompts
+from rag.answering.answer import Answer, AnswerPipeline, Draft
+from rag.answering.periods import Period, parse_period
+from rag.answering.retrieval import Evidence
+from rag.answering.summaries import (
+    Plan,
+    add_quotes_for_coverage,
+    choose_for_coverage,
+    complete_items,
+    everywhere_keys,
+    quoted_point,
+    shortened,
+    summary_kind,
+)
+from rag.backends.llms import ExtractiveLLM
+from rag.config import Settings
+from rag.ingest.corpus import load_corpus
+from tests.conftest import SEEDS, ScriptedLLM
+
+SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
+JULY = "002_00b606b2294fa235"  # the seed dated 2024-07
+NEWEST = date(2025, 3, 31)
+
+
+@pytest.fixture(scope="module")
+def everywhere():
+    keys = everywhere_keys([d.text for d in load_corpus(SEEDS).documents])
+    return lambda: keys
+
+
+def kind(question: str, everywhere) -> str | None:
+    return summary_kind(question, parse_period(question, NEWEST), everywhere)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Que disent les articles publiés en juillet 2024 ?",
+        "Qu'est-ce qui s'est passé en décembre 2024 ?",
+        "Qu'a dit la Chine en juillet 2024 ?",  # "Chine" is in every seed: no subject
+        "Quoi de neuf depuis décembre 2024 ?",
+        "What happened in March 2025?",
+        "What was reported in 2024?",
+        "Summarise the year 2024 for me.",
+        "Quelles sont les dernières nouvelles ?",
+        "Résume les articles.",  # no period, no subject: an overview of them all
+    ],
+)
+def test_a_period_named_with_nothing_more_specific_asks_for_a_summary(question, everywhere):
+    assert kind(question, everywhere) == "period"
+
+
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Quel dirigeant chinois a exhorté les pays en juillet 2024 ?", None),
+        ("Qui a lancé le plan en décembre 2024 ?", None),
+        ("Que disent les articles de 2024 sur les Nations unies ?", "broad"),
+        ("Que disent les articles au sujet de l'Europe ?", "broad"),
+        ("Compare how the articles describe the rivalry with the United States.", "broad"),
+        ("Which dangers of AI do the articles point out?", "broad"),
+        ("Qui est Wang Yi ?", None),
+    ],
+)
+def test_a_subject_makes_a_factual_or_a_broad_question(question, expected, everywhere):
+    assert kind(question, everywhere) == expected
+
+
+def passage(number, doc_id, score, vector, start=0, date=None) -> Evidence:
+    vector = np.asarray(vector, dtype=np.float32)
+    return Evidence(
+        number=number,
+        doc_id=doc_id,
+        chunk_id=f"{doc_id}:0",
+        title=doc_id,
+        date=date,
+        url=None,
+        text=f"Passage {number} de l'article {doc_id}, assez long pour être cité.",
+        start=start,
+        end=start + 60,
+        score=score,
+        vector=vector / np.linalg.norm(vector),
+    )
+
+
+def test_points_cover_every_article_before_a_second_passage_of_one():
+    # Article a has the two best passages, nearly the same; b and c are less relevant.
+    a1 = passage(1, "a", 0.90, [1, 0, 0])
+    a2 = passage(2, "a", 0.89, [0.99, 0.1, 0])
+    a3 = passage(3, "a", 0.85, [0, 0, 1])
+    b1 = passage(4, "b", 0.84, [0, 1, 0])
+    c1 = passage(5, "c", 0.80, [0, 0.6, 0.8])
+    candidates = [a1, a2, a3, b1, c1]
+    by_score = sorted(candidates, key=lambda e: -e.score)[:3]
+    assert [e.number for e in by_score] == [1, 2, 3]  # what the scores alone would pick
+    chosen = choose_for_coverage(candidates, 3, {"a", "b", "c"})
+    assert [e.doc_id for e in chosen] == ["a", "b", "c"]
+    # Once every article is cited, the second passage of a is the one unlike the first.
+    chosen = choose_for_coverage(candidates, 4, {"a", "b", "c"})
+    assert [e.number for e in chosen] == [1, 4, 5, 3]
+    # An article that did not pass the relevance decision is never drawn on.
+    assert [e.doc_id for e in choose_for_coverage(candidates, 3, {"a"})] == ["a", "a", "a"]
+
+
+def test_a_rejected_point_is_quoted_so_that_two_articles_are_cited():
+    a1, b1 = passage(1, "a", 0.9, [1, 0]), passage(2, "b", 0.8, [0, 1])
+    plan = Plan("broad", [a1, b1], ["a", "b"])
+    points = [quoted_point(a1)]
+    assert not add_quotes_for_coverage(points, plan, quotable=[])  # the model said nothing
+    assert add_quotes_for_coverage(points, plan, quotable=[2]) and len(points) == 2
+    assert [p.sources for p in points] == [[1], [2]]
+
+
+def test_a_long_passage_is_cut_at_a_clause_and_still_points_into_its_article():
+    text = "Intro. " + "Un deux trois quatre cinq six sept huit neuf dix, " * 6 + "fin."
+    start = len("Intro. ")
+    evidence = passage(1, "a", 0.9, [1, 0])
+    evidence = Evidence(**{**evidence.__dict__, "text": text[start:], "start": start})
+    short = shortened(evidence, text, words=32)
+    assert text[short.start : short.end] == short.text
+    assert short.text.endswith("dix,") and len(short.text.split()) <= 32
+    assert quoted_point(short).text.endswith("dix…")
+
+
+def test_complete_points_are_read_from_a_partial_reply():
+    assert complete_items('{"points": ["Un point.", "Le deu') == ["Un point."]
+    assert complete_items('{"points": ["Un \\"point\\".", "Deux."]}') == ['Un "point".', "Deux."]
+    assert complete_items('{"points": [') == []
+    assert complete_items("pas du JSON") == []
+
+
+def copy_the_passage(messages) -> str:
+    """A model that restates its one passage (its first sentence)."""
+    line = re.search(r"^\[1\] (.*)$", messages[-1]["content"], re.M).group(1)
+    return json.dumps({"points": [line.split(". ")[0]]}, ensure_ascii=False)
+
+
+def test_the_july_2024_question_gets_a_cited_summary_of_the_july_article(retriever):
+    llm = ScriptedLLM(copy_the_passage)
+    pipeline = AnswerPipeline(retriever, llm, SETTINGS)
+    answer = pipeline.ask("Que disent les articles publiés en juillet 2024 ?")
+    assert not answer.refused and 2 <= len(answer.sentences) <= 5
+    assert {s.doc_id for s in answer.sources} == {JULY}
+    assert all(s.sources for s in answer.sentences)
+    assert "Li Qiang" in answer.text or "Premier ministre" in answer.text
+    assert "Un seul article pour la période du 2024-07-01 au 2024-07-31" in answer.notice
+    assert "2 article(s) sans date" in answer.notice  # as for any question about a period
+    assert answer.period == {"since": "2024-07-01", "until": "2024-07-31", "from": "question"}
+    # The model is asked what the article says, not about July 2024 (its text has no date).
+    assert "Question : " + prompts.PERIOD_QUESTIONS["fr"] in llm.prompts[0][-1]["content"]
+    english = pipeline.ask("What did the articles published in July 2024 say?")
+    assert english.language == "en" and {s.doc_id for s in english.sources} == {JULY}
+
+
+def test_the_july_2024_question_without_a_model_quotes_the_july_article(retriever):
+    answer = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS).ask(
+        "Que disent les articles publiés en juillet 2024 ?"
+    )
+    assert not answer.refused and {s.doc_id for s in answer.sources} == {JULY}
+    assert answer.text.startswith("Le Premier ministre chinois a appelé")  # its opening
+
+
+def test_a_period_with_no_article_is_refused_without_the_model(retriever):
+    llm = ScriptedLLM(copy_the_passage)
+    pipeline = AnswerPipeline(retriever, llm, SETTINGS)
+    for question, opening in [
+        ("Que disent les articles publiés en septembre 2024 ?", "Aucun article sur cette période"),
+        ("What happened in January 2025?", "No article from this period"),
+    ]:
+        answer = pipeline.ask(question)
+        assert answer.refused and answer.text.startswith(opening)
+        assert answer.sentences == [] and answer.sources == []
+    assert llm.prompts == []
+
+
+def test_a_period_summary_cites_its_articles_newest_first(retriever):
+    answer = AnswerPipeline(retriever, ScriptedLLM(copy_the_passage), SETTINGS).ask(
+        "Que disent les articles parus en 2024 ?"
+    )
+    dates = [answer.sources[s.sources[0] - 1].date for s in answer.sentences]
+    assert dates[0] == "2024-12-20" and dates[-1] == "2024-07"
+    assert len({s.doc_id for s in answer.sources}) == 2 and answer.notice.count("sans date")
+
+
+def test_the_first_point_is_shown_before_the_last_is_written(retriever):
+    llm = ScriptedLLM(copy_the_passage)
+    pipeline = AnswerPipeline(retriever, llm, SETTINGS)
+    events = []
+    for event in pipeline.stream("Résume la stratégie de la Chine en matière d'IA open source."):
+        events.append((event, len(llm.prompts)))
+    drafts = [(e, calls) for e, calls in events if isinstance(e, Draft)]
+    answer = events[-1][0]
+    assert isinstance(answer, Answer) and len(answer.sentences) >= 2
+    first, calls = drafts[0]
+    assert calls == 1  # shown while the other points are still to be written
+    assert first.text.count("[") == 1 and first.text in answer.text
+    assert len(llm.prompts) == 3  # one call per passage
+
+
+def test_a_broad_question_cites_two_articles_and_says_when_only_one_is_about_it(retriever):
+    pipeline = AnswerPipeline(retriever, ScriptedLLM(copy_the_passage), SETTINGS)
+    answer = pipeline.ask("Résume la stratégie de la Chine en matière d'IA open source.")
+    assert len({s.doc_id for s in answer.sources}) >= 2
+    assert answer.notice is None
+
+    def only_about_one(messages):  # the model finds nothing in the other articles' passages
+        return (
+            copy_the_passage(messages) if "Zambie" in messages[-1]["content"] else '{"points": []}'
+        )
+
+    one = AnswerPipeline(retriever, ScriptedLLM(only_about_one), SETTINGS).ask(
+        "Résume le partenariat de la Chine avec la Zambie."
+    )
+    assert not one.refused and {s.doc_id for s in one.sources} == {"000_223126d914c8c667"}
+    assert one.notice.startswith("Un seul article traite de la question")
+
+
+def test_a_broad_question_the_model_finds_nothing_about_is_refused(retriever):
+    llm = ScriptedLLM('{"points": []}')
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(
+        "Résume la stratégie de la Chine en matière d'IA open source."
+    )
+    assert answer.refused and llm.prompts
+    item = llm.schemas[0]["properties"]["points"]
+    assert item["items"] == {"type": "string"} and item["maxItems"] == 1  # one point, no quote
+
+
+def test_unsupported_points_are_dropped_and_their_passage_quoted(retriever):
+    llm = ScriptedLLM('{"points": ["Le Brésil a gagné la Coupe du monde 2026 à Tokyo."]}')
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(
+        "Résume la stratégie de la Chine en matière d'IA open source."
+    )
+    assert "Brésil" not in answer.text and not answer.refused
+    assert len({s.doc_id for s in answer.sources}) == 2
+    assert answer.notice == prompts.QUOTED_POINT_NOTICES["fr"]
+
+
+def test_recent_news_are_summarised_from_the_newest_articles(retriever):
+    answer = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS).ask(
+        "Quelles sont les dernières nouvelles ?"
+    )
+    assert answer.period == {"since": None, "until": None, "from": "question", "recent": True}
+    assert answer.sources[0].date == "2025-03-20"
+    assert Period(recent=True) == parse_period("Quelles sont les dernières nouvelles ?", NEWEST)
