@@ -49,6 +49,7 @@ DEFAULT_MAX_LOADED_MODELS = 2
 # Disk kept for evaluated prompt prefixes (rag/backends/prompt_states.py). One state of the
 # 1.5B model's French prompt is ~20 MB, and there are four prompt sets per model; 0: none kept.
 DEFAULT_PROMPT_STATE_MB = 256
+SUMMARY_POINTS = ("quotes", "written")
 LANGUAGES = ("auto", "fr", "en")
 
 
@@ -101,6 +102,9 @@ class Settings:
     prompt_state_mb: disk kept for evaluated prompt prefixes (0: none kept)
     prompt_state_dir: where evaluated prompt prefixes are kept; empty = prompt-states/ in the
         model cache
+    summary_points: how a summary's points are made: quotes (a passage in the answer's
+        language is quoted as it is; the LLM writes only the points it translates) or written
+        (the LLM restates every passage in one sentence)
     """
 
     index_dir: str = DEFAULT_INDEX_DIR
@@ -132,6 +136,7 @@ class Settings:
     max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
     prompt_state_mb: int = DEFAULT_PROMPT_STATE_MB
     prompt_state_dir: str = ""  # "" = prompt-states/ in the model cache
+    summary_points: str = "quotes"
 
     def __post_init__(self) -> None:
         if self.index_backend:
@@ -147,6 +152,11 @@ class Settings:
             raise ConfigError("top_k and evidence must be at least 1.")
         if not 0.0 <= self.temperature <= 2.0:
             raise ConfigError(f"temperature={self.temperature} must be between 0 and 2.")
+        if self.summary_points not in SUMMARY_POINTS:
+            raise ConfigError(
+                f"summary_points={self.summary_points!r}: choose one of "
+                f"{', '.join(SUMMARY_POINTS)}."
+            )
         if self.language not in LANGUAGES:
             raise ConfigError(f"language={self.language!r}: choose one of {', '.join(LANGUAGES)}.")
         if self.max_tokens < 16:

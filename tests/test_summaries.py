@@ -26,7 +26,8 @@ from rag.config import Settings
 from rag.ingest.corpus import load_corpus
 from tests.conftest import SEEDS, ScriptedLLM
 
-SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4)
+SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4, summary_points="written")
+QUOTING = SETTINGS.replace(summary_points="quotes")
 JULY = "002_00b606b2294fa235"  # the seed dated 2024-07
 NEWEST = date(2025, 3, 31)
 
@@ -161,6 +162,22 @@ def test_the_july_2024_question_gets_a_cited_summary_of_the_july_article(retriev
     assert english.language == "en" and {s.doc_id for s in english.sources} == {JULY}
 
 
+def test_passages_in_the_answers_language_are_quoted_without_the_model(retriever):
+    llm = ScriptedLLM(copy_the_passage)
+    pipeline = AnswerPipeline(retriever, llm, QUOTING)
+    answer = pipeline.ask("Que disent les articles parus en 2024 ?")
+    assert not answer.refused and len({s.doc_id for s in answer.sources}) == 2
+    assert llm.prompts == []  # every seed is French: nothing to translate
+    for sentence in answer.sentences:
+        passage = answer.sources[sentence.sources[0] - 1]
+        assert sentence.text.rstrip("…") in " ".join(passage.text.split())
+    assert prompts.QUOTED_POINTS_NOTICES["fr"] in answer.notice
+    english = pipeline.ask("What was reported in 2024?")
+    assert not english.refused and llm.prompts  # the model writes the English points
+    asked = "Question: " + prompts.PERIOD_QUESTIONS["en"]
+    assert all(asked in prompt[-1]["content"] for prompt in llm.prompts)
+
+
 def test_the_july_2024_question_without_a_model_quotes_the_july_article(retriever):
     answer = AnswerPipeline(retriever, ExtractiveLLM(), SETTINGS).ask(
         "Que disent les articles publiés en juillet 2024 ?"
@@ -241,7 +258,7 @@ def test_unsupported_points_are_dropped_and_their_passage_quoted(retriever):
     )
     assert "Brésil" not in answer.text and not answer.refused
     assert len({s.doc_id for s in answer.sources}) == 2
-    assert answer.notice == prompts.QUOTED_POINT_NOTICES["fr"]
+    assert answer.notice == prompts.QUOTED_POINTS_NOTICES["fr"]  # quoted, every one
 
 
 def test_recent_news_are_summarised_from_the_newest_articles(retriever):

@@ -293,8 +293,9 @@ class AnswerPipeline:
             points = []
             quotable = checker.quotable
             try:
+                quotes = settings.summary_points == "quotes"
                 for point in summaries.write_points(
-                    llm, told, plan.evidence, language, checker, settings.temperature
+                    llm, told, plan.evidence, language, checker, settings.temperature, quotes
                 ):
                     points.append(point)
                     if timings["first_token"] is None:
@@ -305,8 +306,12 @@ class AnswerPipeline:
                 builder.model = f"extractive (fallback from {llm.name})"  # what actually answered
                 notices.append(prompts.FALLBACK_NOTICES[language].format(model=llm.name))
                 quotable = [e.number for e in plan.evidence]
-            if summaries.add_quotes_for_coverage(points, plan, quotable):
-                notices.append(prompts.QUOTED_POINT_NOTICES[language])
+            summaries.add_quotes_for_coverage(points, plan, quotable)
+            quoted = sum(p.quoted for p in points)
+            if quoted:
+                every = quoted == len(points)
+                said = prompts.QUOTED_POINTS_NOTICES if every else prompts.QUOTED_POINT_NOTICES
+                notices.append(said[language])
         if not points:
             yield builder.refusal()
             return

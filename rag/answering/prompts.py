@@ -132,6 +132,10 @@ SINGLE_PERIOD_ARTICLE_NOTICES = {
     "en": "Only one article in the period {period}: “{title}”.",
 }
 # Said when a point is a passage quoted as it is (the model's point did not pass its check).
+QUOTED_POINTS_NOTICES = {
+    "fr": "Les points sont des passages des articles, cités tels quels.",
+    "en": "The points are passages of the articles, quoted as they are.",
+}
 QUOTED_POINT_NOTICES = {
     "fr": "Certains points sont des passages cités tels quels.",
     "en": "Some points are passages quoted as they are, in the articles' language.",

@@ -9,8 +9,9 @@ Two kinds of question get one:
   points come from the passages that answer it, chosen for coverage (maximal marginal
   relevance, one article before a second passage of the same).
 
-The model writes one short point per passage, and each point is checked against its passage
-as soon as it is complete, so that the first one is shown before the others are written.
+A passage in the answer's language is its own point, quoted; for a passage in another
+language the model writes one short point, checked against the passage as soon as it is
+complete, so that the first one is shown before the others are written.
 """
 
 from __future__ import annotations
@@ -408,6 +409,17 @@ class PointChecker:
             self.quotable.append(number)
         return point
 
+    def quote(self, passage: Evidence) -> Point | None:
+        """The passage's own words as its point, unless an earlier point says the same."""
+        point = quoted_point(passage)
+        vector = passage.vector
+        if vector is None:
+            vector = self.embedder.embed_batch([point.text], is_query=False)[0]
+        if any(float(vector @ seen) >= DUPLICATE_COSINE for seen in self.vectors):
+            return None
+        self.vectors.append(vector)
+        return point
+
     def _check(self, text: str, number: int) -> Point | None:
         if len(text.split()) < MIN_SENTENCE_WORDS or text.endswith("?"):
             return None
@@ -455,13 +467,21 @@ def write_points(
     language: str,
     checker: PointChecker,
     temperature: float = 0.0,
+    quotes: bool = True,
 ) -> Iterator[Point]:
-    """Each checked point as soon as the model has written it and it passed its check.
+    """Each checked point as soon as it is ready. With `quotes`, a passage in the answer's
+    language is quoted as it is and the model writes only the points it translates; without,
+    the model restates every passage.
 
     One call per passage: the prompt holds that passage only, so that the first point comes
     after reading one passage instead of all of them.
     """
     for passage in evidence:
+        if quotes and detect_language(passage.text, fallback=passage.language) == language:
+            point = checker.quote(passage)
+            if point is not None:
+                yield point
+            continue
         shown = replace(passage, number=1)
         messages = prompts.build_messages(question, [shown], language, broad=True)
         schema = prompts.answer_schema(1, broad=True)
