@@ -130,7 +130,7 @@ def test_the_named_prefixes_are_the_start_of_every_prompt_the_pipeline_sends(see
             yield json_reply([])
 
     settings = Settings(index_dir=str(tmp_path / "index"), corpus_dir=str(seed_copy))
-    settings = settings.replace(min_relevance=0.05)
+    settings = settings.replace(min_relevance=0.05, summary_points="written")  # every point asked
     service = Service.open(settings, embedder=HashingEmbedder(), llm=Recording())
     for question in (
         "Avec quel pays africain la Chine s'est-elle associée ?",
