@@ -41,7 +41,9 @@ DEFAULT_MAX_UPLOADS = 500  # articles kept in the uploads folder of one index
 # What one document may expand to once read (rag/ingest/formats.py): its text, a .docx unpacked
 # (an 84 kB .docx held 18.6 million characters, a 1.66 MB one 400 MB of XML), a PDF's pages.
 DEFAULT_MAX_DOCUMENT_CHARS = 2_000_000  # a 700-page book; news articles are 2-50 thousand
-DEFAULT_MAX_UNZIPPED_BYTES = 20_000_000
+# Reading a .docx costs memory per XML element: 10 MB of one-word paragraphs (a 0.8 MB file)
+# took 28 s and 210 MB more; Word writes 3-10 bytes of XML per character of text.
+DEFAULT_MAX_UNZIPPED_BYTES = 10_000_000
 DEFAULT_MAX_PDF_PAGES = 1000
 # Models kept loaded at once (llama.cpp ones; the extractive and remote backends hold none):
 # the bundled 1.5B takes ~1.5 GB, the 0.5B ~0.9 GB; the least recently used one is unloaded.
