@@ -210,6 +210,27 @@ def test_uploads_say_what_was_added_and_why_a_file_was_refused(tmp_path):
     assert nothing.key == "upload_nothing"
 
 
+def test_an_upload_that_cannot_be_indexed_says_why_and_keeps_the_corpus(tmp_path):
+    from rag.errors import IndexStoreError
+
+    service = FakeService()
+    before = handlers.corpus_summary(service)
+
+    def full_disk(paths):
+        raise IndexStoreError(
+            "No space left on device while writing the new index: free some space."
+        )
+
+    service.add_articles = full_disk
+    article = tmp_path / "brest.txt"
+    article.write_text(
+        "Kerguelen ouvre à Brest\n\nLe supercalculateur Kerguelen.", encoding="utf-8"
+    )
+    status, corpus = handlers.upload(service, [str(article)])
+    assert status.startswith("❌ No space left on device") and "free some space" in status
+    assert corpus == before
+
+
 def test_the_ask_handler_takes_an_optional_model():
     service = FakeService()
     record = handlers.ask(service, "Où s'est tenue la WAIC ?")

@@ -124,7 +124,10 @@ def upload(service: Service, files) -> tuple[str, str]:
     paths = [f if isinstance(f, str) else f.name for f in files or []]
     if not paths:
         return I18N("upload_nothing"), corpus_summary(service)
-    added, refused = service.add_articles(paths)
+    try:
+        added, refused = service.add_articles(paths)
+    except RagError as exc:  # e.g. a full disk: the index in use is unchanged and says so
+        return f"❌ {plain(str(exc))}", corpus_summary(service)
     # The files kept, in order, beside their doc_ids: one whose name was taken shows both
     # ("✅ one-2 (one.txt)").
     names = [Path(p).name for p in paths]
