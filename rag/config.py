@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import logging
 import os
 import re
 import tomllib
@@ -10,6 +12,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from rag.errors import ConfigError
+
+log = logging.getLogger(__name__)
+# `RAG_*` variables read elsewhere than by `Settings`: secrets and the config file's path.
+OTHER_VARIABLES = ("RAG_CONFIG", "RAG_AUTH", "RAG_EMBED_API_KEY", "RAG_OPENAI_API_KEY")
 
 DEFAULT_INDEX_DIR = "index"
 # About 300 tokens of French: the question fits beside the instructions, the worked examples and
@@ -218,6 +224,7 @@ class Settings:
             raw = environ.get(f"RAG_{field.name.upper()}")
             if raw is not None:
                 values[field.name] = raw
+        _warn_unknown_variables(environ, [f"RAG_{f.name.upper()}" for f in fields(cls)])
         return cls.from_mapping(values)
 
     @classmethod
@@ -235,6 +242,16 @@ class Settings:
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"Setting {name}={value!r} should be a {kind.__name__}.") from exc
         return cls(**typed)
+
+
+def _warn_unknown_variables(environ, settings: list[str]) -> None:
+    """A `RAG_*` variable that is no setting is most likely a typo, which would otherwise be
+    ignored without a word."""
+    known = [*settings, *OTHER_VARIABLES]
+    for name in sorted(n for n in environ if n.startswith("RAG_") and n not in known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        log.warning("%s is not a setting and is ignored: %sSee docs/configuration.md.", name, hint)
 
 
 def parse_backend(spec: str) -> tuple[str, str | None]:

@@ -100,3 +100,14 @@ def test_faiss_searches_on_one_thread_in_every_thread_that_searches():
     worker.join()
     # A new thread starts with OpenMP's own count, whatever other threads set for themselves.
     assert seen["search"] == threads.SEARCH_THREADS and seen["build"] == seen["fresh"]
+
+
+def test_a_misspelt_variable_is_named_with_the_setting_it_resembles(tmp_path, caplog):
+    environ = {"RAG_TOPK": "9", "RAG_AUTH": "u:p", "RAG_TOP_K": "3"}
+    settings = Settings.load(environ, toml_path=tmp_path / "none.toml")
+    assert settings.top_k == 3
+    warned = [r.getMessage() for r in caplog.records]
+    assert warned == [
+        "RAG_TOPK is not a setting and is ignored: did you mean RAG_TOP_K? "
+        "See docs/configuration.md."
+    ]
