@@ -7,12 +7,13 @@ from datetime import date
 import numpy as np
 import pytest
 
-from rag.answering import prompts
+from rag.answering import prompts, summaries
 from rag.answering.answer import Answer, AnswerPipeline, Draft
 from rag.answering.periods import Period, parse_period
 from rag.answering.retrieval import Evidence
 from rag.answering.summaries import (
     Plan,
+    Point,
     add_quotes_for_coverage,
     choose_for_coverage,
     complete_items,
@@ -121,6 +122,39 @@ def test_a_rejected_point_is_quoted_so_that_two_articles_are_cited():
     assert [p.sources for p in points] == [[1], [2]]
 
 
+def test_a_passage_kept_for_coverage_is_translated_when_the_model_can():
+    a1, b1 = passage(1, "a", 0.9, [1, 0]), passage(2, "b", 0.8, [0, 1])
+    plan = Plan("broad", [a1, b1], ["a", "b"])
+    translated = Point("Passage two of article b, long enough to be cited.", [2])
+    points = [quoted_point(a1)]
+    assert add_quotes_for_coverage(points, plan, quotable=[2], restate=lambda e: translated)
+    assert points[1] is translated
+    points = [quoted_point(a1)]  # no translation: the passage is quoted
+    assert add_quotes_for_coverage(points, plan, quotable=[2], restate=lambda e: None)
+    assert points[1].quoted and points[1].sources == [2]
+
+
+def test_the_translation_of_a_passage_is_asked_with_the_warmed_prefix_and_checked():
+    class Checker:
+        def __init__(self):
+            self.seen = []
+
+        def translation(self, text, number):
+            self.seen.append((text, number))
+            return Point(text, [number])
+
+    french = passage(2, "b", 0.8, [0, 1])
+    reply = '{"points": ["China and Zambia launched the plan at the United Nations."]}'
+    llm, checker = ScriptedLLM(reply), Checker()
+    point = summaries.translated_point(llm, french, "en", checker)
+    assert point.text.startswith("China and Zambia") and checker.seen[0][1] == 2
+    messages = llm.prompts[0]
+    assert messages[:-1] == prompts.build_messages("", [], "en", broad=True)[:-1]
+    assert prompts.TRANSLATE_QUESTIONS["en"] in messages[-1]["content"]
+    assert summaries.translated_point(llm, french, "fr", checker) is None  # already French
+    assert len(llm.prompts) == 1
+
+
 def test_a_long_passage_is_cut_at_a_clause_and_still_points_into_its_article():
     text = "Intro. " + "Un deux trois quatre cinq six sept huit neuf dix, " * 6 + "fin."
     start = len("Intro. ")
@@ -175,7 +209,12 @@ def test_passages_in_the_answers_language_are_quoted_without_the_model(retriever
     english = pipeline.ask("What was reported in 2024?")
     assert not english.refused and llm.prompts  # the model writes the English points
     asked = "Question: " + prompts.PERIOD_QUESTIONS["en"]
-    assert all(asked in prompt[-1]["content"] for prompt in llm.prompts)
+    assert asked in llm.prompts[0][-1]["content"]
+    # The copying model writes French: its points fail, and a translation is asked for coverage.
+    translate = "Question: " + prompts.TRANSLATE_QUESTIONS["en"]
+    assert all(
+        p[-1]["content"].count(asked) + p[-1]["content"].count(translate) for p in llm.prompts
+    )
 
 
 def test_the_july_2024_question_without_a_model_quotes_the_july_article(retriever):

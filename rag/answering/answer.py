@@ -292,6 +292,7 @@ class AnswerPipeline:
             told = prompts.PERIOD_QUESTIONS[language] if kind == "period" else asked
             points = []
             quotable = checker.quotable
+            model_failed = False
             try:
                 quotes = settings.summary_points == "quotes"
                 for point in summaries.write_points(
@@ -306,7 +307,19 @@ class AnswerPipeline:
                 builder.model = f"extractive (fallback from {llm.name})"  # what actually answered
                 notices.append(prompts.FALLBACK_NOTICES[language].format(model=llm.name))
                 quotable = [e.number for e in plan.evidence]
-            summaries.add_quotes_for_coverage(points, plan, quotable)
+                model_failed = True
+
+            def restate(evidence: Evidence) -> summaries.Point | None:
+                if model_failed:
+                    return None
+                try:
+                    return summaries.translated_point(
+                        llm, evidence, language, checker, settings.temperature
+                    )
+                except LLMError:
+                    return None
+
+            summaries.add_quotes_for_coverage(points, plan, quotable, restate)
             quoted = sum(p.quoted for p in points)
             if quoted:
                 every = quoted == len(points)

@@ -121,6 +121,12 @@ PERIOD_QUESTIONS = {
     "fr": "Que dit cet article ?",
     "en": "What does this article say?",
 }
+# Asked of a passage kept for coverage whose point did not pass its checks, when it is in
+# another language than the answer: its translation instead of a quote in that language.
+TRANSLATE_QUESTIONS = {
+    "fr": "Traduis cette source en une phrase.",
+    "en": "Translate this source into one sentence.",
+}
 
 # Said with a summary drawn from one article only.
 SINGLE_ARTICLE_NOTICES = {

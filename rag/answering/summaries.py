@@ -420,6 +420,20 @@ class PointChecker:
         self.vectors.append(vector)
         return point
 
+    def translation(self, text: str, number: int) -> Point | None:
+        """A translated passage as its point: in the answer's language, supported by the
+        passage (whose subject was already checked), and no repeat of an earlier point."""
+        if len(text.split()) < MIN_SENTENCE_WORDS:
+            return None
+        if detect_language(text, fallback=self.language) != self.language:
+            return None
+        vector = self.embedder.embed_batch([text], is_query=False)[0]
+        sources = supporting_sources(text, vector, [number], list(self.evidence.values()))
+        if not sources or any(float(vector @ seen) >= DUPLICATE_COSINE for seen in self.vectors):
+            return None
+        self.vectors.append(vector)
+        return Point(text, sources)
+
     def _check(self, text: str, number: int) -> Point | None:
         if len(text.split()) < MIN_SENTENCE_WORDS or text.endswith("?"):
             return None
@@ -527,10 +541,16 @@ def quoted_point(evidence: Evidence) -> Point:
     return Point(text, [evidence.number], quoted=True)
 
 
-def add_quotes_for_coverage(points: list[Point], plan: Plan, quotable: list[int]) -> bool:
+def add_quotes_for_coverage(
+    points: list[Point],
+    plan: Plan,
+    quotable: list[int],
+    restate: Callable[[Evidence], Point | None] | None = None,
+) -> bool:
     """Cite two articles when two pass the relevance decision: the passage of an article whose
-    point did not pass its check (`quotable`; not one the model said nothing about) is quoted
-    instead. Points are put back in the order of their passages. Whether a quote was added."""
+    point did not pass its check (`quotable`; not one the model said nothing about) stands in
+    for it, restated by `restate` (a translation) when it gives a point, else quoted. Points are
+    put back in the order of their passages. Whether a passage was added."""
     wanted = min(2, len(plan.relevant))
     added = False
     for evidence in plan.evidence:
@@ -538,10 +558,27 @@ def add_quotes_for_coverage(points: list[Point], plan: Plan, quotable: list[int]
         if len(cited) >= wanted:
             break
         if evidence.doc_id not in cited and evidence.number in quotable:
-            points.append(quoted_point(evidence))
+            points.append((restate and restate(evidence)) or quoted_point(evidence))
             added = True
     points.sort(key=lambda p: min(p.sources))
     return added
+
+
+def translated_point(
+    llm, passage: Evidence, language: str, checker: PointChecker, temperature: float = 0.0
+) -> Point | None:
+    """The passage translated into the answer's language by the model, kept when it is in that
+    language and its passage supports it; None for a passage already in it, or a failed try."""
+    if detect_language(passage.text, fallback=passage.language) == language:
+        return None
+    shown = replace(passage, number=1)
+    messages = prompts.build_messages(
+        prompts.TRANSLATE_QUESTIONS[language], [shown], language, broad=True
+    )
+    schema = prompts.answer_schema(1, broad=True)
+    raw = "".join(llm.stream(messages, schema, temperature, POINT_MAX_TOKENS))
+    items = complete_items(raw)
+    return checker.translation(_tidy(items[0]), passage.number) if items else None
 
 
 def _articles_cited(points: list[Point], evidence: list[Evidence]) -> set[str]:
