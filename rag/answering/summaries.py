@@ -30,8 +30,10 @@ from rag.answering.questions import content_words
 from rag.answering.retrieval import Evidence, Retriever
 from rag.answering.verify import (
     PREFIX,
+    SUPPORT_COSINE,
     has_number_if_asked,
     mentions_asked_names,
+    numbers,
     readable,
     supporting_sources,
 )
@@ -421,18 +423,22 @@ class PointChecker:
         return point
 
     def translation(self, text: str, number: int) -> Point | None:
-        """A translated passage as its point: in the answer's language, supported by the
-        passage (whose subject was already checked), and no repeat of an earlier point."""
-        if len(text.split()) < MIN_SENTENCE_WORDS:
+        """A translated passage as its point: in the answer's language, with no number the
+        passage lacks, as close to it as a supported sentence (e5 cosine; names are spelt
+        otherwise in another language: "AI" / "IA"), and no repeat of an earlier point. The
+        passage's subject was already checked."""
+        passage = self.evidence[number]
+        if len(text.split()) < MIN_SENTENCE_WORDS or not numbers(text) <= numbers(passage.text):
             return None
         if detect_language(text, fallback=self.language) != self.language:
             return None
         vector = self.embedder.embed_batch([text], is_query=False)[0]
-        sources = supporting_sources(text, vector, [number], list(self.evidence.values()))
-        if not sources or any(float(vector @ seen) >= DUPLICATE_COSINE for seen in self.vectors):
+        if passage.vector is None or float(vector @ passage.vector) < SUPPORT_COSINE:
+            return None
+        if any(float(vector @ seen) >= DUPLICATE_COSINE for seen in self.vectors):
             return None
         self.vectors.append(vector)
-        return Point(text, sources)
+        return Point(text, [number])
 
     def _check(self, text: str, number: int) -> Point | None:
         if len(text.split()) < MIN_SENTENCE_WORDS or text.endswith("?"):
