@@ -200,19 +200,7 @@ class AnswerPipeline:
             return
         retrieval = self.retrieve(question, settings, filters)
         timings["retrieve"] = retrieval.seconds
-        builder = _Builder(
-            question=question,
-            language=language,
-            model=llm.name,
-            timings=timings,
-            evidence=retrieval.evidence,
-            common=self._common_words(),
-        )
-        documents = self.retriever.index.documents
-        builder.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
-        builder.filter_notice = self._undated_notice(filters, language)
-        if period is not None and period.is_range and period.origin == "question":
-            builder.asked = without_period(question)  # the period already chose the articles
+        builder = self._builder(question, language, llm, timings, retrieval.evidence, filters)
         if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
             yield finish(builder.refusal())
             return
@@ -266,16 +254,8 @@ class AnswerPipeline:
                 self.retriever, question, filters, passes, self._everywhere_words
             )
         timings["retrieve"] = time.perf_counter() - started
-        builder = _Builder(
-            question=question,
-            language=language,
-            model=llm.name,
-            timings=timings,
-            evidence=plan.evidence,
-            common=self._common_words(),
-        )
+        builder = self._builder(question, language, llm, timings, plan.evidence, filters)
         documents = self.retriever.index.documents
-        builder.filter_notice = self._undated_notice(filters, language)
         if not plan.evidence:
             yield builder.refusal()
             return
@@ -284,8 +264,7 @@ class AnswerPipeline:
             points = [summaries.quoted_point(e) for e in plan.evidence]
             notices.append(prompts.EXTRACTIVE_NOTICES[language])
         else:
-            question_period = period is not None and period.is_range and period.origin == "question"
-            asked = without_period(question) if question_period else question
+            asked = builder.asked
             checker = summaries.PointChecker(
                 plan.evidence, self.retriever.embedder, asked, language, builder.common, documents
             )
@@ -332,6 +311,26 @@ class AnswerPipeline:
         single = summaries.single_article_notice(points, plan, documents, label, language)
         notice = " ".join(filter(None, [single, *notices])) or None
         yield builder._answer(_sentences(points), notice)
+
+    def _builder(
+        self, question: str, language: str, llm: LLM, timings: dict, evidence, filters: Filters
+    ) -> _Builder:
+        """The answer builder of one question, with what its checks and notices need."""
+        builder = _Builder(
+            question=question,
+            language=language,
+            model=llm.name,
+            timings=timings,
+            evidence=evidence,
+            common=self._common_words(),
+        )
+        documents = self.retriever.index.documents
+        builder.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
+        builder.filter_notice = self._undated_notice(filters, language)
+        period = filters.period
+        if period is not None and period.is_range and period.origin == "question":
+            builder.asked = without_period(question)  # the period already chose the articles
+        return builder
 
     def retrieve(
         self, question: str, settings: Settings | None = None, filters: Filters | None = None

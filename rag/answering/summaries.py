@@ -39,21 +39,19 @@ from rag.answering.verify import (
 )
 from rag.text import bm25_tokenize, detect_language, fold
 
-POINTS = 3  # points of a summary: 2 to 5 are asked for; each costs ~3 s on 2 cores
+POINTS = 3  # points of a summary (2 to 5 are asked for)
 CANDIDATES = 12  # passages a broad question's points are chosen from
 CHUNKS = 12  # chunks searched for them
 PER_ARTICLE = 3  # at most this many candidate passages of one article
 # Maximal marginal relevance: a passage's score is RELEVANCE_WEIGHT x its relevance minus the
-# rest x its closest cosine to a passage already chosen. e5 cosines of on-topic passages lie
-# within ~.1 of each other, so both terms move the choice.
+# rest x its closest cosine to a passage already chosen.
 RELEVANCE_WEIGHT = 0.7
 # A passage is shown to the model up to this many words, cut at a clause boundary when there is
-# one in its second half: the prompt is most of the time to the first point (~70 tokens/s read).
+# one in its second half (the prompt is most of the time to the first point).
 PASSAGE_WORDS = 32
 POINT_MAX_TOKENS = 70  # one point of at most ~25 words, in JSON
 # A word in this share of the articles names no subject within the corpus ("Chine" in a corpus
-# about China). Seeds: "Chine", "IA", "États-Unis", "technologie" are in all five articles;
-# "Europe" (3), "coopération" (4) are subjects.
+# about China).
 EVERYWHERE_SHARE = 0.9
 DUPLICATE_COSINE = 0.97  # a point this close to an earlier one says the same thing
 MIN_SENTENCE_WORDS = 6  # a shorter line (a heading, a fragment) is no passage, no point
@@ -223,10 +221,9 @@ def relevant_articles(
     candidates: list[Evidence], passes: Callable[[Evidence], bool], subject: set[str], documents
 ) -> set[str]:
     """The articles a broad question may draw on: those whose best passage `passes` the gate,
-    and those that write at least half of the question's subject words (word keys, which
-    survive translation: "Zambia" / "Zambie"). e5 cosines alone do not tell them apart: on the
-    seeds, "Que disent les articles sur la Zambie et le Sud mondial ?" finds its article's
-    passage at .827, below the gate, and "…sur la cuisine italienne ?" a passage at .846."""
+    and those that write at least half of the question's subject words (word keys: they
+    survive some translations, "Zambia" / "Zambie", not others, "Global South" / "Sud
+    mondial"). Why cosines alone do not do: docs/lab/2026-12-06-warm-start-and-summaries.md."""
     best: dict[str, Evidence] = {}
     for evidence in candidates:
         if evidence.doc_id not in best or evidence.score > best[evidence.doc_id].score:
@@ -417,9 +414,8 @@ class PointChecker:
         vector = passage.vector
         if vector is None:
             vector = self.embedder.embed_batch([point.text], is_query=False)[0]
-        if any(float(vector @ seen) >= DUPLICATE_COSINE for seen in self.vectors):
+        if not self._new(vector):
             return None
-        self.vectors.append(vector)
         return point
 
     def translation(self, text: str, number: int) -> Point | None:
@@ -435,9 +431,8 @@ class PointChecker:
         vector = self.embedder.embed_batch([text], is_query=False)[0]
         if passage.vector is None or float(vector @ passage.vector) < SUPPORT_COSINE:
             return None
-        if any(float(vector @ seen) >= DUPLICATE_COSINE for seen in self.vectors):
+        if not self._new(vector):
             return None
-        self.vectors.append(vector)
         return Point(text, [number])
 
     def _check(self, text: str, number: int) -> Point | None:
@@ -451,10 +446,16 @@ class PointChecker:
             return None
         if not self._about_the_question(text, [self.evidence[n] for n in sources]):
             return None
-        if any(float(vector @ seen) >= DUPLICATE_COSINE for seen in self.vectors):
+        if not self._new(vector):
             return None
-        self.vectors.append(vector)
         return Point(text, sources)
+
+    def _new(self, vector: np.ndarray) -> bool:
+        """Whether a point says something no earlier point said (then it is remembered)."""
+        if any(float(vector @ seen) >= DUPLICATE_COSINE for seen in self.vectors):
+            return False
+        self.vectors.append(vector)
+        return True
 
     def _about_the_question(self, text: str, cited: list[Evidence]) -> bool:
         """Whether the text, or the articles it cites, mention what the question names, with a

@@ -19,7 +19,7 @@ from rag.answering.answer import Answer
 from rag.answering.periods import bounds
 from rag.answering.verify import numbers_said
 from rag.eval.tables import markdown_table
-from rag.eval.verdicts import _plain, percentile
+from rag.eval.verdicts import _plain, percentile, rate
 from rag.text import bm25_tokenize, detect_language
 
 # A sentence is supported by its passages when it shares this share of its stemmed words with
@@ -124,9 +124,6 @@ def _supported(sentence: str, passages: list[str], embedder) -> bool:
 
 def summarise_summaries(verdicts: list[SummaryVerdict]) -> dict:
     """Pass rate, its parts, and latency percentiles over the answered questions."""
-
-    def rate(items, test) -> float:
-        return round(sum(1 for v in items if test(v)) / len(items), 3) if items else 0.0
 
     empty = [v for v in verdicts if v.empty]
     answered = [v for v in verdicts if not v.empty]

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from rag.answering import prompts
 from rag.answering.answer import Answer
 from rag.eval.tables import markdown_table
-from rag.eval.verdicts import judge
+from rag.eval.verdicts import judge, rate
 
 
 @dataclass
@@ -59,9 +59,6 @@ def judge_time(item: dict, answer: Answer) -> TimeVerdict:
 
 
 def summarise_time(verdicts: list[TimeVerdict]) -> dict:
-    def rate(items, test) -> float:
-        return round(sum(1 for v in items if test(v)) / len(items), 3) if items else 0.0
-
     empty = [v for v in verdicts if v.empty]
     dated = [v for v in verdicts if not v.empty]
     return {

@@ -76,13 +76,15 @@ def _plain(text: str) -> str:
     return " ".join(fold(text).replace("’", "'").split())
 
 
+def rate(items, test) -> float:
+    """The share of `items` that pass `test`, to 3 decimals (0 for none)."""
+    return round(sum(1 for v in items if test(v)) / len(items), 3) if items else 0.0
+
+
 def summarise(verdicts: list[Verdict]) -> dict:
     """Rates over answerable and unanswerable questions, and latency percentiles."""
     answerable = [v for v in verdicts if v.answerable]
     unanswerable = [v for v in verdicts if not v.answerable]
-
-    def rate(items, test) -> float:
-        return round(sum(1 for v in items if test(v)) / len(items), 3) if items else 0.0
 
     return {
         "questions": len(verdicts),
