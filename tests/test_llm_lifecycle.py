@@ -10,6 +10,7 @@ import threading
 import numpy as np
 import pytest
 
+from rag.answering import prompts
 from rag.backends import llms
 from rag.backends.llms import LLM, Backend, get_llm, loaded, register, unregister
 from rag.backends.prompt_states import PromptStateStore, SavedState
@@ -141,7 +142,15 @@ def test_the_named_prefixes_are_the_start_of_every_prompt_the_pipeline_sends(see
         service.ask(question)
     prefixes = prompt_prefixes()
     assert list(prefixes) == ["answer-fr", "answer-en", "broad-fr", "broad-en"]
-    sent = [m[:-1] for m in seen]  # a broad question makes one call per passage
+    # The English broad question is first translated into the articles' language (a one-line
+    # prompt, not worth warming); the other calls each start with a warmed prefix.
+    translating = [
+        m for m in seen if m[0]["content"] in prompts.TRANSLATE_QUESTION_PROMPTS.values()
+    ]
+    assert [m[-1]["content"] for m in translating] == [
+        "Summarise what the articles say about Chinese open-source AI."
+    ]
+    sent = [m[:-1] for m in seen if m not in translating]  # one call per passage when broad
     assert all(prefix in list(prefixes.values()) for prefix in sent)
     assert all(prefix in sent for prefix in prefixes.values())
 

@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -14,6 +15,7 @@ from rag.answering.retrieval import Evidence
 from rag.answering.summaries import (
     Plan,
     Point,
+    PointChecker,
     add_quotes_for_coverage,
     choose_for_coverage,
     complete_items,
@@ -25,7 +27,7 @@ from rag.answering.summaries import (
 from rag.backends.llms import ExtractiveLLM
 from rag.config import Settings
 from rag.ingest.corpus import load_corpus
-from tests.conftest import SEEDS, ScriptedLLM
+from tests.conftest import SEEDS, HashingEmbedder, ScriptedLLM
 
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4, summary_points="written")
 QUOTING = SETTINGS.replace(summary_points="quotes")
@@ -307,3 +309,49 @@ def test_recent_news_are_summarised_from_the_newest_articles(retriever):
     assert answer.period == {"since": None, "until": None, "from": "question", "recent": True}
     assert answer.sources[0].date == "2025-03-20"
     assert Period(recent=True) == parse_period("Quelles sont les dernières nouvelles ?", NEWEST)
+
+
+def test_a_question_is_translated_into_the_articles_language_or_not_at_all():
+    llm = ScriptedLLM("Que disent les sources sur la Zambie et le Sud global ?")
+    question = "What do the sources report about Zambia and the Global South?"
+    translated = summaries.question_in(llm, question, "fr")
+    assert translated == "Que disent les sources sur la Zambie et le Sud global ?"
+    assert llm.prompts[0][0]["content"] == prompts.TRANSLATE_QUESTION_PROMPTS["fr"]
+    assert llm.prompts[0][1]["content"] == question
+    assert summaries.question_in(ScriptedLLM(question), question, "fr") is None  # not French
+    assert summaries.question_in(ScriptedLLM("Zambie " * 40), question, "fr") is None
+    assert summaries.question_in(ScriptedLLM(""), question, "fr") is None
+
+
+def test_subject_words_are_looked_for_in_the_articles_language(everywhere):
+    documents = {d.doc_id: d for d in load_corpus(SEEDS).documents}
+    candidates = [passage(n, doc_id, 0.8, [1, 0]) for n, doc_id in enumerate(documents, 1)]
+
+    def relevant(question):
+        subject = summaries.subject_keys(question, everywhere)
+        return summaries.relevant_articles(candidates, lambda e: False, subject, documents)
+
+    # The Zambia article writes "Zambie" and "Sud mondial", never "Global South"; "South"
+    # and "soutien" share their first letters.
+    zambia, global_south = "000_223126d914c8c667", "001_b6d4639251794dcc"
+    assert relevant("Que disent les sources sur la Zambie et le Sud global ?") == {
+        zambia,
+        global_south,
+    }
+    assert zambia not in relevant("What do the sources report about Zambia and the Global South?")
+
+
+def test_a_point_its_own_passage_does_not_support_is_dropped_and_the_passage_quotable():
+    zambia = "La Chine a établi un partenariat avec la Zambie pour lancer cette initiative d'IA."
+    qwen = "La Chine compte Qwen parmi les trois principaux contributeurs de l'open source."
+    embedder = HashingEmbedder()
+    vectors = embedder.embed_batch([zambia, qwen], is_query=False)
+    first = replace(passage(1, "a", 0.8, [1, 0]), text=zambia, vector=vectors[0])
+    second = replace(passage(2, "b", 0.8, [0, 1]), text=qwen, vector=vectors[1])
+    checker = PointChecker(
+        [first, second], embedder, "Résume ce que fait la Chine.", "fr", frozenset(), {}
+    )
+    made_up = "La Chine a établi un partenariat avec la Zambie pour cette initiative d'IA."
+    assert checker.check(made_up, 2) is None  # written from passage 2, which says nothing of it
+    assert checker.quotable == [2]  # its own words may stand in for it
+    assert checker.check(made_up, 1).sources == [1]

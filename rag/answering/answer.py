@@ -251,7 +251,12 @@ class AnswerPipeline:
             plan = summaries.plan_period(self.retriever, question, filters)
         else:
             plan = summaries.plan_broad(
-                self.retriever, question, filters, passes, self._everywhere_words
+                self.retriever,
+                question,
+                filters,
+                passes,
+                self._everywhere_words,
+                translated=self._in_corpus_language(question, asked_in, llm),
             )
         timings["retrieve"] = time.perf_counter() - started
         builder = self._builder(question, language, llm, timings, plan.evidence, filters)
@@ -311,6 +316,20 @@ class AnswerPipeline:
         single = summaries.single_article_notice(points, plan, documents, label, language)
         notice = " ".join(filter(None, [single, *notices])) or None
         yield builder._answer(_sentences(points), notice)
+
+    def _in_corpus_language(self, question: str, asked_in: str, llm: LLM) -> str | None:
+        """The question translated by the model into the articles' language, when it is
+        asked in another one and the model can; else None."""
+        corpus = self._corpus_language()
+        if llm.kind == "extractive" or asked_in == corpus:
+            return None
+        if corpus not in prompts.TRANSLATE_QUESTION_PROMPTS:
+            return None
+        try:
+            return summaries.question_in(llm, question, corpus)
+        except LLMError as exc:
+            log.warning("%s could not translate the question: %s", llm.name, exc)
+            return None
 
     def _builder(
         self, question: str, language: str, llm: LLM, timings: dict, evidence, filters: Filters

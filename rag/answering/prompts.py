@@ -128,6 +128,13 @@ TRANSLATE_QUESTIONS = {
     "en": "Translate this source into one sentence.",
 }
 
+# Asked of the model when a broad question is in another language than the articles: the
+# question in the articles' language, whose subject words are then looked for in them.
+TRANSLATE_QUESTION_PROMPTS = {
+    "fr": "Traduis cette question en français. Réponds par la traduction seule.",
+    "en": "Translate this question into English. Reply with the translation only.",
+}
+
 # Said with a summary drawn from one article only.
 SINGLE_ARTICLE_NOTICES = {
     "fr": "Un seul article traite de la question : « {title} ».",

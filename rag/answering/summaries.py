@@ -40,6 +40,7 @@ from rag.answering.verify import (
 from rag.text import bm25_tokenize, detect_language, fold
 
 POINTS = 3  # points of a summary (2 to 5 are asked for)
+QUESTION_MAX_TOKENS = 64  # a translated question
 CANDIDATES = 12  # passages a broad question's points are chosen from
 CHUNKS = 12  # chunks searched for them
 PER_ARTICLE = 3  # at most this many candidate passages of one article
@@ -141,6 +142,11 @@ def specific_words(question: str, everywhere: Callable[[], frozenset[str]]) -> l
     return [w for w in words if not (w.isalpha() and _word_key(w) in keys)]
 
 
+def subject_keys(question: str, everywhere: Callable[[], frozenset[str]]) -> set[str]:
+    """The keys of the question's specific words, as `relevant_articles` looks for them."""
+    return {_word_key(w) for w in specific_words(question, everywhere) if len(w) > 2}
+
+
 def everywhere_keys(texts: list[str]) -> frozenset[str]:
     """The word keys (see `rag.answering.verify.common_keys`) found in EVERYWHERE_SHARE of
     the texts: what the whole corpus is about, which names no subject within it."""
@@ -200,13 +206,15 @@ def plan_broad(
     passes: Callable[[Evidence], bool],
     everywhere: Callable[[], frozenset[str]],
     count: int = POINTS,
+    translated: str | None = None,
 ) -> Plan:
     """The passages that answer a broad question, chosen for coverage among the articles that
     pass the relevance decision (see `relevant_articles`); newest first when a period is
-    named."""
+    named. The subject words are read from `translated`, the question in the articles'
+    language, when there is one."""
     retrieval = retriever.retrieve(question, CHUNKS, CANDIDATES, PER_ARTICLE, filters)
     candidates = [e for e in retrieval.evidence if not e.text.rstrip().endswith("?")]
-    subject = {_word_key(w) for w in specific_words(question, everywhere) if len(w) > 2}
+    subject = subject_keys(translated or question, everywhere)
     documents = retriever.index.documents
     relevant = relevant_articles(candidates, passes, subject, documents)
     chosen = choose_for_coverage(candidates, count, relevant)
@@ -221,9 +229,9 @@ def relevant_articles(
     candidates: list[Evidence], passes: Callable[[Evidence], bool], subject: set[str], documents
 ) -> set[str]:
     """The articles a broad question may draw on: those whose best passage `passes` the gate,
-    and those that write at least half of the question's subject words (word keys: they
-    survive some translations, "Zambia" / "Zambie", not others, "Global South" / "Sud
-    mondial"). Why cosines alone do not do: docs/lab/2026-12-06-warm-start-and-summaries.md."""
+    and those that write at least half of the question's subject words (word keys, so the
+    words must be in the articles' language: see `question_in`). Why cosines alone do not
+    do: docs/lab/2026-12-06-warm-start-and-summaries.md."""
     best: dict[str, Evidence] = {}
     for evidence in candidates:
         if evidence.doc_id not in best or evidence.score > best[evidence.doc_id].score:
@@ -401,7 +409,7 @@ class PointChecker:
         self.quotable: list[int] = []
 
     def check(self, text: str, number: int) -> Point | None:
-        """The point written for passage `number`, cited where it is supported; or None."""
+        """The point written for passage `number` when that passage supports it; or None."""
         point = self._check(_tidy(text), number)
         passage = self.evidence[number]
         if point is None and self._about_the_question(passage.text, [passage]):
@@ -441,7 +449,8 @@ class PointChecker:
         if detect_language(text, fallback=self.language) != self.language:
             return None  # a passage copied in its own language, not the answer's
         vector = self.embedder.embed_batch([text], is_query=False)[0]
-        sources = supporting_sources(text, vector, [number], list(self.evidence.values()))
+        # The model was shown this passage alone: what only another one supports, it made up.
+        sources = supporting_sources(text, vector, [number], [self.evidence[number]])
         if not sources:
             return None
         if not self._about_the_question(text, [self.evidence[n] for n in sources]):
@@ -569,6 +578,20 @@ def add_quotes_for_coverage(
             added = True
     points.sort(key=lambda p: min(p.sources))
     return added
+
+
+def question_in(llm, question: str, language: str) -> str | None:
+    """`question` translated by the model into `language`, or None when the reply is not a
+    question in that language."""
+    messages = [
+        {"role": "system", "content": prompts.TRANSLATE_QUESTION_PROMPTS[language]},
+        {"role": "user", "content": question},
+    ]
+    reply = "".join(llm.stream(messages, None, 0.0, QUESTION_MAX_TOKENS)).strip()
+    reply = reply.strip('"“”«» ').splitlines()[0].strip() if reply else ""
+    if not reply or len(reply) > 3 * len(question) + 20:
+        return None
+    return reply if detect_language(reply, fallback="") == language else None
 
 
 def translated_point(
