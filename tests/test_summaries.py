@@ -24,6 +24,7 @@ from rag.answering.summaries import (
     shortened,
     summary_kind,
 )
+from rag.answering.verify import common_keys
 from rag.backends.llms import ExtractiveLLM
 from rag.config import Settings
 from rag.ingest.corpus import load_corpus
@@ -317,7 +318,9 @@ def test_a_question_is_translated_into_the_articles_language_or_not_at_all():
     translated = summaries.question_in(llm, question, "fr")
     assert translated == "Que disent les sources sur la Zambie et le Sud global ?"
     assert llm.prompts[0][0]["content"] == prompts.TRANSLATE_QUESTION_PROMPTS["fr"]
-    assert llm.prompts[0][1]["content"] == question
+    assert llm.prompts[0][-1]["content"] == question
+    answered = ScriptedLLM("Les sources présentent la Zambie comme un partenaire.")
+    assert summaries.question_in(answered, question, "fr") is None  # answered, not translated
     assert summaries.question_in(ScriptedLLM(question), question, "fr") is None  # not French
     assert summaries.question_in(ScriptedLLM("Zambie " * 40), question, "fr") is None
     assert summaries.question_in(ScriptedLLM(""), question, "fr") is None
@@ -355,3 +358,19 @@ def test_a_point_its_own_passage_does_not_support_is_dropped_and_the_passage_quo
     assert checker.check(made_up, 2) is None  # written from passage 2, which says nothing of it
     assert checker.quotable == [2]  # its own words may stand in for it
     assert checker.check(made_up, 1).sources == [1]
+
+
+def test_a_passage_in_the_articles_language_is_judged_by_the_translated_question():
+    text = "Alors que la rivalité entre les États-Unis et la Chine s'intensifie, tout change."
+    embedder = HashingEmbedder()
+    french = replace(
+        passage(1, "a", 0.8, [1, 0]), text=text, vector=embedder.embed_batch([text], False)[0]
+    )
+    asked = "Compare how the articles describe the rivalry between China and the United States."
+    translated = "Comparez la rivalité entre la Chine et les États-Unis dans les articles."
+    failed = "Both articles describe the rivalry as intensifying and strategic."
+    common = common_keys(["la Chine"])  # in every article: names nothing
+    untranslated = PointChecker([french], embedder, asked, "en", common, {})
+    assert untranslated.check(failed, 1) is None and untranslated.quotable == []  # no "United"
+    checker = PointChecker([french], embedder, asked, "en", common, {}, translated)
+    assert checker.check(failed, 1) is None and checker.quotable == [1]

@@ -271,7 +271,13 @@ class AnswerPipeline:
         else:
             asked = builder.asked
             checker = summaries.PointChecker(
-                plan.evidence, self.retriever.embedder, asked, language, builder.common, documents
+                plan.evidence,
+                self.retriever.embedder,
+                asked,
+                language,
+                builder.common,
+                documents,
+                plan.translated,
             )
             told = prompts.PERIOD_QUESTIONS[language] if kind == "period" else asked
             points = []

@@ -38,8 +38,11 @@ _BROAD = re.compile(
     + r")|what \w+ (?:are|were|is|was) (?:"
     + _SAID
     + r")|"
-    r"how (?:is|are|does|do|did|was|were) .{0,40}\b(?:using|responding|reacting|portrayed|"
-    r"described|seen|viewed|perceived|presented|depicted|covered))",
+    r"(?:quels?|quelles?) (?:\w+ ){0,2}(?:"
+    + _SIDES
+    + r")\b.{0,60}\b(?:les|ces) (?:articles|sources)\b|"
+    r"how (?:is|are|does|do|did|was|were) .{0,40}\b(?:us(?:e|es|ing)|respond\w*|react\w*|"
+    r"portray\w*|describ\w*|see|seen|view\w*|perceiv\w*|present\w*|depict\w*|cover\w*))",
     re.IGNORECASE,
 )
 

@@ -131,9 +131,15 @@ TRANSLATE_QUESTIONS = {
 # Asked of the model when a broad question is in another language than the articles: the
 # question in the articles' language, whose subject words are then looked for in them.
 TRANSLATE_QUESTION_PROMPTS = {
-    "fr": "Traduis cette question en français. Réponds par la traduction seule.",
-    "en": "Translate this question into English. Reply with the translation only.",
+    "fr": "Traduis cette question en français. Réponds par la question traduite seule.",
+    "en": "Translate this question into English. Reply with the translated question only.",
 }
+_RAIL = {
+    "fr": "Comment les articles décrivent-ils la nouvelle ligne ferroviaire ?",
+    "en": "How do the articles describe the new rail line?",
+}
+# One worked example for each language a question is translated into: (question, translation).
+TRANSLATE_QUESTION_EXAMPLES = {"fr": (_RAIL["en"], _RAIL["fr"]), "en": (_RAIL["fr"], _RAIL["en"])}
 
 # Said with a summary drawn from one article only.
 SINGLE_ARTICLE_NOTICES = {

@@ -114,6 +114,7 @@ class Plan:
     kind: str
     evidence: list[Evidence]
     relevant: list[str]  # doc_ids, those of the points first
+    translated: str | None = None  # the question in the articles' language, when translated
 
 
 def summary_kind(
@@ -217,12 +218,16 @@ def plan_broad(
     subject = subject_keys(translated or question, everywhere)
     documents = retriever.index.documents
     relevant = relevant_articles(candidates, passes, subject, documents)
-    chosen = choose_for_coverage(candidates, count, relevant)
+
+    def relevance(evidence: Evidence) -> float:  # the passages that name the subject first
+        return evidence.score + LEXICAL_WEIGHT * _share_of(subject, evidence.text)
+
+    chosen = choose_for_coverage(candidates, count, relevant, relevance=relevance)
     period = filters.period
     if period is not None and (period.is_range or period.recent):
         chosen = sorted(chosen, key=_newest_first)
     order = list(dict.fromkeys([*(e.doc_id for e in chosen), *sorted(relevant)]))
-    return Plan("broad", _numbered(chosen, retriever), order)
+    return Plan("broad", _numbered(chosen, retriever), order, translated)
 
 
 def relevant_articles(
@@ -244,15 +249,23 @@ def relevant_articles(
     return relevant
 
 
+def _share_of(keys: set[str], text: str) -> float:
+    """The share of the word `keys` that `text` writes."""
+    if not keys:
+        return 0.0
+    return len(keys & {_word_key(w) for w in re.findall(r"\w+", text)}) / len(keys)
+
+
 def choose_for_coverage(
     candidates: list[Evidence],
     count: int,
     relevant: set[str],
     weight: float = RELEVANCE_WEIGHT,
+    relevance: Callable[[Evidence], float] = lambda evidence: evidence.score,
 ) -> list[Evidence]:
     """Up to `count` passages of the `relevant` articles by maximal marginal relevance: each
-    next one the most relevant and least like those chosen, from an article not yet cited
-    while there is one."""
+    next one the most relevant (`relevance`) and least like those chosen, from an article not yet
+    cited while there is one."""
     pool = [e for e in candidates if e.doc_id in relevant]
     chosen: list[Evidence] = []
     while pool and len(chosen) < count:
@@ -261,7 +274,7 @@ def choose_for_coverage(
 
         def marginal(evidence: Evidence) -> float:
             closest = max((_cosine(evidence, c) for c in chosen), default=0.0)
-            return weight * evidence.score - (1 - weight) * closest
+            return weight * relevance(evidence) - (1 - weight) * closest
 
         pick = max(options, key=marginal)
         chosen.append(pick)
@@ -396,11 +409,21 @@ class PointChecker:
     """Keeps a point when the passage it cites supports it (see `rag.answering.verify.support`),
     it mentions what the question names, and it does not repeat an earlier point."""
 
-    def __init__(self, evidence, embedder, asked: str, language: str, common, documents) -> None:
+    def __init__(
+        self,
+        evidence,
+        embedder,
+        asked: str,
+        language: str,
+        common,
+        documents,
+        translated: str | None = None,
+    ) -> None:
         self.evidence = {e.number: e for e in evidence}
         self.language = language  # the answer's
         self.embedder = embedder
         self.asked = asked  # the question as the checks read it (without its period)
+        self.translated = translated  # the question in the articles' language, if translated
         self.common = common  # the corpus's everyday words (`verify.common_keys`)
         self.documents = documents  # doc_id -> Document
         self.vectors: list[np.ndarray] = []
@@ -412,7 +435,9 @@ class PointChecker:
         """The point written for passage `number` when that passage supports it; or None."""
         point = self._check(_tidy(text), number)
         passage = self.evidence[number]
-        if point is None and self._about_the_question(passage.text, [passage]):
+        # The passage in its own language, as the question would be asked in it.
+        asked = without_period(self.translated) if self.translated else self.asked
+        if point is None and self._about_the_question(passage.text, [passage], asked):
             self.quotable.append(number)
         return point
 
@@ -466,13 +491,17 @@ class PointChecker:
         self.vectors.append(vector)
         return True
 
-    def _about_the_question(self, text: str, cited: list[Evidence]) -> bool:
-        """Whether the text, or the articles it cites, mention what the question names, with a
-        number if it asks one (see `rag.answering.verify.mentions_asked_names`)."""
+    def _about_the_question(
+        self, text: str, cited: list[Evidence], asked: str | None = None
+    ) -> bool:
+        """Whether the text, or the articles it cites, mention what the question (`asked`,
+        by default the checks' own) names, with a number if it asks one (see
+        `rag.answering.verify.mentions_asked_names`)."""
+        asked = asked or self.asked
         articles = " ".join(self._article(e) for e in cited)
-        return mentions_asked_names(
-            self.asked, text, articles, self.common
-        ) and has_number_if_asked(self.asked, text)
+        return mentions_asked_names(asked, text, articles, self.common) and has_number_if_asked(
+            asked, text
+        )
 
     def _article(self, evidence: Evidence) -> str:
         """The cited article as the checks see it: title, URL and whole text."""
@@ -583,14 +612,19 @@ def add_quotes_for_coverage(
 def question_in(llm, question: str, language: str) -> str | None:
     """`question` translated by the model into `language`, or None when the reply is not a
     question in that language."""
+    example, translation = prompts.TRANSLATE_QUESTION_EXAMPLES[language]
     messages = [
         {"role": "system", "content": prompts.TRANSLATE_QUESTION_PROMPTS[language]},
+        {"role": "user", "content": example},
+        {"role": "assistant", "content": translation},
         {"role": "user", "content": question},
     ]
     reply = "".join(llm.stream(messages, None, 0.0, QUESTION_MAX_TOKENS)).strip()
     reply = reply.strip('"“”«» ').splitlines()[0].strip() if reply else ""
     if not reply or len(reply) > 3 * len(question) + 20:
         return None
+    if question.rstrip().endswith("?") != reply.endswith("?"):
+        return None  # an answer, not the question
     return reply if detect_language(reply, fallback="") == language else None
 
 
