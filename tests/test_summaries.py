@@ -74,6 +74,11 @@ def test_a_period_named_with_nothing_more_specific_asks_for_a_summary(question, 
         ("Compare how the articles describe the rivalry with the United States.", "broad"),
         ("Which dangers of AI do the articles point out?", "broad"),
         ("Qui est Wang Yi ?", None),
+        ("Quels points de vue les articles expriment-ils sur DeepSeek ?", "broad"),
+        ("Comment les articles présentent-ils DeepSeek ?", "broad"),
+        ("How do the articles describe Europe's position on AI?", "broad"),
+        ("How do the sources portray Reddit?", "broad"),
+        ("Comment DeepSeek a-t-il été entraîné ?", None),
     ],
 )
 def test_a_subject_makes_a_factual_or_a_broad_question(question, expected, everywhere):

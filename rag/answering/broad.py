@@ -26,8 +26,9 @@ _BROAD = re.compile(
     r"(?:what|which)\b.{0,60}\b(?:do|does|did) (?:the|these) (?:articles|sources)\b|"
     r"(?:quels?|quelles?)\b.{0,60}\b(?:les|ces) (?:articles|sources) (?:[ée]voqu|mentionn|cit|"
     r"d[ée]cri|racont|rapport|abord|soulign|signal|pr[ée]sent|dis)\w*|"
-    r"(?:dans|selon) (?:les|ces) articles|(?:les|ces) articles (?:disent|d[ée]crivent|"
-    r"[ée]voquent|racontent)|vue d'ensemble|aper[çc]u|overview|tour d'horizon|"
+    r"(?:dans|selon) (?:les|ces) articles|(?:les|ces) (?:articles|sources) (?:disent|"
+    r"d[ée]crivent|d[ée]peignent|pr[ée]sentent|voient|jugent|traitent|parlent|[ée]voquent|"
+    r"racontent)|vue d'ensemble|aper[çc]u|overview|tour d'horizon|"
     r"quoi de neuf|what's new|what is new|"
     r"(?:quels?|quelles?) (?:sont|ont [ée]t[ée]) (?:les |leurs? |ses )?(?:\w+ ){0,3}(?:"
     + _SIDES
