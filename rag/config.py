@@ -58,6 +58,7 @@ DEFAULT_MAX_LOADED_MODELS = 2
 # 1.5B model's French prompt is ~20 MB, and there are four prompt sets per model; 0: none kept.
 DEFAULT_PROMPT_STATE_MB = 256
 SUMMARY_POINTS = ("quotes", "written")
+FACTUAL_ANSWERS = ("model", "judged")
 LANGUAGES = ("auto", "fr", "en")
 
 
@@ -113,6 +114,9 @@ class Settings:
     summary_points: how a summary's points are made: quotes (a passage in the answer's
         language is quoted as it is; the LLM writes only the points it translates) or written
         (the LLM restates every passage in one sentence)
+    factual_answers: how a fact asked in the articles' language is answered: model (the LLM
+        writes the answer from the evidence) or judged (the LLM judges which of the best
+        passages answers, and that passage is quoted)
     """
 
     index_dir: str = DEFAULT_INDEX_DIR
@@ -145,6 +149,7 @@ class Settings:
     prompt_state_mb: int = DEFAULT_PROMPT_STATE_MB
     prompt_state_dir: str = ""  # "" = prompt-states/ in the model cache
     summary_points: str = "quotes"
+    factual_answers: str = "model"
 
     def __post_init__(self) -> None:
         if self.index_backend:
@@ -164,6 +169,11 @@ class Settings:
             raise ConfigError(
                 f"summary_points={self.summary_points!r}: choose one of "
                 f"{', '.join(SUMMARY_POINTS)}."
+            )
+        if self.factual_answers not in FACTUAL_ANSWERS:
+            raise ConfigError(
+                f"factual_answers={self.factual_answers!r}: choose one of "
+                f"{', '.join(FACTUAL_ANSWERS)}."
             )
         if self.language not in LANGUAGES:
             raise ConfigError(f"language={self.language!r}: choose one of {', '.join(LANGUAGES)}.")

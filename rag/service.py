@@ -257,6 +257,9 @@ class _Listed(LLM):
     def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
         return self.backend.stream(messages, schema, temperature, max_tokens)
 
+    def judge(self, system, asked, passages, ask):
+        return self.backend.judge(system, asked, passages, ask)
+
     def use_prefixes(self, prefixes: dict[str, list[dict]]) -> None:
         self.backend.use_prefixes(prefixes)
 

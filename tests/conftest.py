@@ -87,6 +87,9 @@ class ScriptedLLM:
         self.prompts: list[list[dict]] = []
         self.schemas: list[dict | None] = []
 
+    def judge(self, system, asked, passages, ask):
+        return None  # as a backend without token probabilities
+
     def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
         self.prompts.append(messages)
         self.schemas.append(schema)

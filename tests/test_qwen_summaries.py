@@ -39,3 +39,21 @@ def test_a_broad_question_cites_several_articles(service):
     answer = service.ask("Résume ce que disent les articles sur la gouvernance mondiale de l'IA.")
     assert not answer.refused and len({s.doc_id for s in answer.sources}) >= 2
     assert all(s.sources for s in answer.sentences)
+
+
+def test_the_model_judges_which_passage_answers(service):
+    """`LLM.judge` with the bundled Qwen: the passage that answers gets the higher log-odds,
+    and the context then still answers with its warmed prefixes."""
+    from rag.answering import prompts
+
+    answers = "La Chine a établi un partenariat avec la Zambie pour lancer cette initiative."
+    other = "Les modèles américains dominent actuellement le marché de l'intelligence artificielle."
+    question = "Avec quel pays africain la Chine s'est-elle associée ?"
+    odds = service.llm.judge(
+        prompts.JUDGE_SYSTEM["fr"],
+        prompts.JUDGE_ASKED["fr"].format(question=question),
+        [other, answers],
+        prompts.JUDGE_ASK["fr"],
+    )
+    assert len(odds) == 2 and odds[1] > odds[0]
+    assert "Zambie" in service.ask(question, factual_answers="judged").text

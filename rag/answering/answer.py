@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 EXTRACTIVE_SENTENCES = 2
 EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
+JUDGED = 2  # best passages the model judges for a judged factual answer
 # When the model grounds its answer in another article than the best passage's, in a passage
 # whose cosine is this far below the best one, the ranking is trusted over the model's choice:
 # the best passage is quoted instead (same language only); a passage of the best passage's own
@@ -207,6 +208,11 @@ class AnswerPipeline:
         if llm.kind == "extractive":
             yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language]))
             return
+        if settings.factual_answers == "judged":
+            judged = self._judged(builder, question, language, llm)
+            if judged is not None:
+                yield finish(judged)
+                return
 
         messages = prompts.build_messages(question, retrieval.evidence, language)
         schema = prompts.answer_schema(len(retrieval.evidence))
@@ -322,6 +328,29 @@ class AnswerPipeline:
         single = summaries.single_article_notice(points, plan, documents, label, language)
         notice = " ".join(filter(None, [single, *notices])) or None
         yield builder._answer(_sentences(points), notice)
+
+    def _judged(self, builder: _Builder, question: str, language: str, llm: LLM) -> Answer | None:
+        """The best passage by the model's judgement, quoted, when the JUDGED best passages
+        are in the answer's language and pass the answer checks; None when the model cannot
+        judge (it then writes the answer)."""
+        passages = [e for e in builder.evidence[:JUDGED] if e.language == language]
+        usable = [e for e in passages if builder._answers(e.text, builder._article(e))]
+        if len(passages) < len(builder.evidence[:JUDGED]) or not usable:
+            return None
+        try:
+            odds = llm.judge(
+                prompts.JUDGE_SYSTEM[language],
+                prompts.JUDGE_ASKED[language].format(question=question),
+                [e.text for e in usable],
+                prompts.JUDGE_ASK[language],
+            )
+        except LLMError as exc:
+            log.warning("%s could not judge the passages: %s", llm.name, exc)
+            return None
+        if odds is None:
+            return None
+        best = usable[max(range(len(odds)), key=odds.__getitem__)]
+        return builder._answer([Sentence(" ".join(best.text.split()), [best.number])], None)
 
     def _in_corpus_language(self, question: str, asked_in: str, llm: LLM) -> str | None:
         """The question translated by the model into the articles' language, when it is

@@ -141,6 +141,18 @@ _RAIL = {
 # One worked example for each language a question is translated into: (question, translation).
 TRANSLATE_QUESTION_EXAMPLES = {"fr": (_RAIL["en"], _RAIL["fr"]), "en": (_RAIL["fr"], _RAIL["en"])}
 
+# Asked of the model for each of the best passages of a factual question (`LLM.judge`): the
+# log-odds of its "yes" choose the passage quoted.
+JUDGE_SYSTEM = {
+    "fr": "Tu vérifies si un passage donne la réponse à une question. Réponds par oui ou non.",
+    "en": "You check whether a passage gives the answer to a question. Reply yes or no.",
+}
+JUDGE_ASKED = {"fr": "Question : {question}\nPassage : ", "en": "Question: {question}\nPassage: "}
+JUDGE_ASK = {
+    "fr": "\nLe passage donne-t-il la réponse à la question ?",
+    "en": "\nDoes the passage give the answer to the question?",
+}
+
 # Said with a summary drawn from one article only.
 SINGLE_ARTICLE_NOTICES = {
     "fr": "Un seul article traite de la question : « {title} ».",

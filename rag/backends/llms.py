@@ -54,6 +54,13 @@ class LLM(ABC):
     def complete(self, messages: list[dict], schema: dict | None = None, **options) -> str:
         return "".join(self.stream(messages, schema, **options))
 
+    def judge(self, system: str, asked: str, passages: list[str], ask: str) -> list[float] | None:
+        """How likely the model finds each passage to answer: for each, the log-odds of "yes"
+        against "no" as the first word of its reply to `system` and the user message
+        `asked` + passage + `ask`. None when the backend cannot read its token
+        probabilities (then the caller does without)."""
+        return None
+
     def use_prefixes(self, prefixes: dict[str, list[dict]]) -> None:
         """Name the fixed message prefixes that prompts start with (the system prompt and
         worked examples of each prompt set), so that `warm` can evaluate them ahead of the
@@ -124,6 +131,14 @@ PREFIX_STATES_IN_MEMORY = 4
 PROBE = {"role": "user", "content": ""}
 STATE_FORMAT = 1  # of the saved state files' keys; a new layout makes old files stale
 STATE_SEED = 0  # the sampling seed after a prefix state (reproducible at temperature > 0)
+# How a model starts a reply that says yes or no (French and English), for `LLM.judge`.
+JUDGE_YES = ("Oui", "oui", "Yes", "yes")
+JUDGE_NO = ("Non", "non", "No", "no")
+
+
+def _log_sum_exp(values: np.ndarray) -> float:
+    top = float(values.max())
+    return top + float(np.log(np.exp(values - top).sum()))
 
 
 class LlamaCppLLM(LLM):
@@ -171,6 +186,7 @@ class LlamaCppLLM(LLM):
         self._prefixes: dict[str, tuple[str, list[dict]]] = {}  # digest -> (name, messages)
         self._states: OrderedDict[str, object] = OrderedDict()  # digest -> LlamaState
         self._holding: str | None = None  # digest of the prefix the context starts with
+        self._formatter = None  # the chat template as a formatter, for `judge`
         self.loaded_from_disk: list[str] = []  # prefix names whose state was read from disk
 
     def use_prefixes(self, prefixes: dict[str, list[dict]]) -> None:
@@ -214,6 +230,63 @@ class LlamaCppLLM(LLM):
             except (RuntimeError, ValueError) as exc:
                 self._holding = None
                 raise LLMError(f"llama.cpp failed: {exc}") from exc
+
+    def judge(self, system, asked, passages, ask):
+        import llama_cpp
+
+        with _GENERATION_LOCK, self.in_use():
+            self._holding = None  # the context will hold the judging prompt
+            try:
+                before, after = self._render_around(system, asked, ask)
+                shared = self._llama.tokenize(before.encode(), add_bos=False, special=True)
+                self._llama.reset()
+                self._llama.eval(shared)
+                vocabulary = self._llama.n_vocab()
+                yes, no = self._answer_tokens()
+                odds = []
+                for passage in passages:
+                    self._llama.n_tokens = len(shared)  # back to the shared start
+                    text = " ".join(passage.split()) + after
+                    self._llama.eval(
+                        self._llama.tokenize(text.encode(), add_bos=False, special=True)
+                    )
+                    pointer = llama_cpp.llama_get_logits_ith(self._llama.ctx, -1)
+                    logits = np.ctypeslib.as_array(pointer, shape=(vocabulary,)).astype(np.float64)
+                    odds.append(_log_sum_exp(logits[yes]) - _log_sum_exp(logits[no]))
+                return odds
+            except (RuntimeError, ValueError) as exc:
+                raise LLMError(f"llama.cpp failed: {exc}") from exc
+
+    def _render_around(self, system: str, asked: str, ask: str) -> tuple[str, str]:
+        """The judging prompt through the model's own chat template, cut where the passage
+        goes: the text before it (the same for every passage) and after it."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._formatter is None:
+            metadata = self._llama.metadata
+            self._formatter = Jinja2ChatFormatter(
+                template=metadata["tokenizer.chat_template"],
+                eos_token=self._llama.detokenize([self._llama.token_eos()]).decode(),
+                bos_token=self._llama.detokenize([self._llama.token_bos()]).decode(),
+            )
+        marker = "\u241e"  # a character no passage holds, replaced by each passage
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": f"{asked}{marker}{ask}"},
+        ]
+        prompt = self._formatter(messages=messages).prompt
+        before, after = prompt.split(marker)
+        return before, after
+
+    def _answer_tokens(self) -> tuple[list[int], list[int]]:
+        """The first tokens of the ways the model says yes and no."""
+
+        def first(word: str) -> int:
+            return self._llama.tokenize(word.encode(), add_bos=False, special=False)[0]
+
+        yes = sorted({first(w) for w in JUDGE_YES})
+        no = sorted({first(w) for w in JUDGE_NO})
+        return yes, no
 
     def release(self) -> None:
         llama, self._llama = self._llama, None

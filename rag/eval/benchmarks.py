@@ -293,6 +293,9 @@ class RecordedLLM(LLM):
                     record = json.loads(line)
                     self.replies[record["key"]] = record["reply"]
 
+    def judge(self, system, asked, passages, ask):  # not recorded: a few prompt reads
+        return self.llm.judge(system, asked, passages, ask)
+
     def stream(self, messages, schema=None, temperature=0.0, max_tokens=256):
         key = hashlib.sha256(
             json.dumps([self.name, messages, schema, temperature, max_tokens]).encode()
