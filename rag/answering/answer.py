@@ -337,6 +337,8 @@ class AnswerPipeline:
         usable = [e for e in passages if builder._answers(e.text, builder._article(e))]
         if len(passages) < len(builder.evidence[:JUDGED]) or not usable:
             return None
+        if len(usable) == 1:
+            return _quoting(builder, usable[0])
         try:
             odds = llm.judge(
                 prompts.JUDGE_SYSTEM[language],
@@ -349,8 +351,7 @@ class AnswerPipeline:
             return None
         if odds is None:
             return None
-        best = usable[max(range(len(odds)), key=odds.__getitem__)]
-        return builder._answer([Sentence(" ".join(best.text.split()), [best.number])], None)
+        return _quoting(builder, usable[max(range(len(odds)), key=odds.__getitem__)])
 
     def _in_corpus_language(self, question: str, asked_in: str, llm: LLM) -> str | None:
         """The question translated by the model into the articles' language, when it is
@@ -665,6 +666,11 @@ def period_label(period: Period, language: str) -> str:
     if period.since:
         return labels["since"].format(since=period.since)
     return labels["until"].format(until=period.until)
+
+
+def _quoting(builder: _Builder, evidence: Evidence) -> Answer:
+    """The answer that quotes `evidence` as it is."""
+    return builder._answer([Sentence(" ".join(evidence.text.split()), [evidence.number])], None)
 
 
 def _gate(settings: Settings, language: str, retrieval: Retrieval) -> float:
