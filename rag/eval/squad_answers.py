@@ -18,6 +18,7 @@ import html
 import json
 import random
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,19 +208,23 @@ def prepare(dataset, settings, embedder, work_dir, progress: bool = True):
     from tqdm import tqdm
 
     from rag.answering.retrieval import Retriever
+    from rag.index.locks import ingest_lock
     from rag.index.store import build_index, load_index
     from rag.ingest.corpus import load_corpus
 
     split = split_articles(load_articles(dataset))
     work_dir = Path(work_dir)
-    loaded = load_corpus(write_corpus(split.corpus, work_dir / "corpus"))
-    with tqdm(desc="embedding", unit="text", disable=not progress) as bar:
-        build_index(
-            loaded.documents,
-            embedder,
-            work_dir / "index",
-            settings.chunk_size,
-            settings.chunk_overlap,
-            progress=bar.update,
-        )
-    return split, Retriever(load_index(work_dir / "index"), embedder)
+    # Two evaluations on one work dir take turns, as two ingests of one index do.
+    with ingest_lock(work_dir / "index", lambda message: print(message, file=sys.stderr)):
+        loaded = load_corpus(write_corpus(split.corpus, work_dir / "corpus"))
+        with tqdm(desc="embedding", unit="text", disable=not progress) as bar:
+            build_index(
+                loaded.documents,
+                embedder,
+                work_dir / "index",
+                settings.chunk_size,
+                settings.chunk_overlap,
+                progress=bar.update,
+            )
+        index = load_index(work_dir / "index")
+    return split, Retriever(index, embedder)
