@@ -165,18 +165,14 @@ class Settings:
             raise ConfigError("top_k and evidence must be at least 1.")
         if not 0.0 <= self.temperature <= 2.0:
             raise ConfigError(f"temperature={self.temperature} must be between 0 and 2.")
-        if self.summary_points not in SUMMARY_POINTS:
-            raise ConfigError(
-                f"summary_points={self.summary_points!r}: choose one of "
-                f"{', '.join(SUMMARY_POINTS)}."
-            )
-        if self.factual_answers not in FACTUAL_ANSWERS:
-            raise ConfigError(
-                f"factual_answers={self.factual_answers!r}: choose one of "
-                f"{', '.join(FACTUAL_ANSWERS)}."
-            )
-        if self.language not in LANGUAGES:
-            raise ConfigError(f"language={self.language!r}: choose one of {', '.join(LANGUAGES)}.")
+        for name, choices in (
+            ("summary_points", SUMMARY_POINTS),
+            ("factual_answers", FACTUAL_ANSWERS),
+            ("language", LANGUAGES),
+        ):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigError(f"{name}={value!r}: choose one of {', '.join(choices)}.")
         if self.max_tokens < 16:
             raise ConfigError(f"max_tokens={self.max_tokens} is too small: use at least 16.")
         for name in ("llm_timeout", "first_token_timeout", "connect_timeout"):

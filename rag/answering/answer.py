@@ -338,7 +338,7 @@ class AnswerPipeline:
         if len(passages) < len(builder.evidence[:JUDGED]) or not usable:
             return None
         if len(usable) == 1:
-            return _quoting(builder, usable[0])
+            return builder.quoting(usable)
         try:
             odds = llm.judge(
                 prompts.JUDGE_SYSTEM[language],
@@ -351,7 +351,7 @@ class AnswerPipeline:
             return None
         if odds is None:
             return None
-        return _quoting(builder, usable[max(range(len(odds)), key=odds.__getitem__)])
+        return builder.quoting([usable[max(range(len(odds)), key=odds.__getitem__)]])
 
     def _in_corpus_language(self, question: str, asked_in: str, llm: LLM) -> str | None:
         """The question translated by the model into the articles' language, when it is
@@ -527,7 +527,11 @@ class _Builder:
             return self.refusal(notice)
         best = usable[0].score
         chosen = [e for e in usable[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN]
-        sentences = [Sentence(" ".join(e.text.split()), [e.number]) for e in chosen]
+        return self.quoting(chosen, notice)
+
+    def quoting(self, passages: list[Evidence], notice: str | None = None) -> Answer:
+        """The answer that quotes `passages` as they are, one sentence each."""
+        sentences = [Sentence(" ".join(e.text.split()), [e.number]) for e in passages]
         return self._answer(sentences, notice)
 
     def from_model(self, raw: str, embedder) -> Answer:
@@ -666,11 +670,6 @@ def period_label(period: Period, language: str) -> str:
     if period.since:
         return labels["since"].format(since=period.since)
     return labels["until"].format(until=period.until)
-
-
-def _quoting(builder: _Builder, evidence: Evidence) -> Answer:
-    """The answer that quotes `evidence` as it is."""
-    return builder._answer([Sentence(" ".join(evidence.text.split()), [evidence.number])], None)
 
 
 def _gate(settings: Settings, language: str, retrieval: Retrieval) -> float:

@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -243,17 +244,21 @@ def relevant_articles(
             best[evidence.doc_id] = evidence
     relevant = set()
     for doc_id, evidence in best.items():
-        keys = {_word_key(w) for w in re.findall(r"\w+", documents[doc_id].text)}
+        keys = _text_keys(documents[doc_id].text)
         if passes(evidence) or (subject and len(subject & keys) >= len(subject) / 2):
             relevant.add(doc_id)
     return relevant
 
 
+@lru_cache(maxsize=256)
+def _text_keys(text: str) -> frozenset[str]:
+    """The word keys a text writes (an article's are read again by each broad question)."""
+    return frozenset(_word_key(w) for w in re.findall(r"\w+", text))
+
+
 def _share_of(keys: set[str], text: str) -> float:
     """The share of the word `keys` that `text` writes."""
-    if not keys:
-        return 0.0
-    return len(keys & {_word_key(w) for w in re.findall(r"\w+", text)}) / len(keys)
+    return len(keys & _text_keys(text)) / len(keys) if keys else 0.0
 
 
 def choose_for_coverage(
@@ -267,6 +272,7 @@ def choose_for_coverage(
     next one the most relevant (`relevance`) and least like those chosen, from an article not yet
     cited while there is one."""
     pool = [e for e in candidates if e.doc_id in relevant]
+    relevances = {id(e): relevance(e) for e in pool}
     chosen: list[Evidence] = []
     while pool and len(chosen) < count:
         cited = {e.doc_id for e in chosen}
@@ -274,7 +280,7 @@ def choose_for_coverage(
 
         def marginal(evidence: Evidence) -> float:
             closest = max((_cosine(evidence, c) for c in chosen), default=0.0)
-            return weight * relevance(evidence) - (1 - weight) * closest
+            return weight * relevances[id(evidence)] - (1 - weight) * closest
 
         pick = max(options, key=marginal)
         chosen.append(pick)
@@ -423,7 +429,9 @@ class PointChecker:
         self.language = language  # the answer's
         self.embedder = embedder
         self.asked = asked  # the question as the checks read it (without its period)
-        self.translated = translated  # the question in the articles' language, if translated
+        # What a passage in the articles' language is checked against: the translated
+        # question (without its period, as `asked`) when there is one.
+        self.asked_in_articles = without_period(translated) if translated else asked
         self.common = common  # the corpus's everyday words (`verify.common_keys`)
         self.documents = documents  # doc_id -> Document
         self.vectors: list[np.ndarray] = []
@@ -435,9 +443,9 @@ class PointChecker:
         """The point written for passage `number` when that passage supports it; or None."""
         point = self._check(_tidy(text), number)
         passage = self.evidence[number]
-        # The passage in its own language, as the question would be asked in it.
-        asked = without_period(self.translated) if self.translated else self.asked
-        if point is None and self._about_the_question(passage.text, [passage], asked):
+        if point is None and self._about_the_question(
+            passage.text, [passage], self.asked_in_articles
+        ):
             self.quotable.append(number)
         return point
 

@@ -187,6 +187,7 @@ class LlamaCppLLM(LLM):
         self._states: OrderedDict[str, object] = OrderedDict()  # digest -> LlamaState
         self._holding: str | None = None  # digest of the prefix the context starts with
         self._formatter = None  # the chat template as a formatter, for `judge`
+        self._yes_no: tuple[list[int], list[int]] | None = None  # their tokens, for `judge`
         self.loaded_from_disk: list[str] = []  # prefix names whose state was read from disk
 
     def use_prefixes(self, prefixes: dict[str, list[dict]]) -> None:
@@ -279,14 +280,17 @@ class LlamaCppLLM(LLM):
         return before, after
 
     def _answer_tokens(self) -> tuple[list[int], list[int]]:
-        """The first tokens of the ways the model says yes and no."""
+        """The first tokens of the ways the model says yes and no (read once)."""
 
         def first(word: str) -> int:
             return self._llama.tokenize(word.encode(), add_bos=False, special=False)[0]
 
-        yes = sorted({first(w) for w in JUDGE_YES})
-        no = sorted({first(w) for w in JUDGE_NO})
-        return yes, no
+        if self._yes_no is None:
+            self._yes_no = (
+                sorted({first(w) for w in JUDGE_YES}),
+                sorted({first(w) for w in JUDGE_NO}),
+            )
+        return self._yes_no
 
     def release(self) -> None:
         llama, self._llama = self._llama, None
