@@ -192,6 +192,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     training.set_defaults(handler=cmd_eval_train)
 
+    confidence = measures.add_parser(
+        "train-confidence",
+        parents=[common],
+        help="fit the confidence shown with each answer on a SQuAD-format dataset's train split "
+        "(answered by the configured model, which must judge passages: llama.cpp); 'sure' "
+        "chosen on dev; writes rag/answering/confidence.json",
+    )
+    confidence.add_argument("--dataset", required=True, help="SQuAD-format JSON (e.g. PIAF)")
+    confidence.add_argument(
+        "--work-dir", default=".eval", help="where its corpus and index are kept (default .eval/)"
+    )
+    confidence.add_argument(
+        "-o", "--output", help="where to write the model (default: the shipped file)"
+    )
+    confidence.set_defaults(handler=cmd_eval_train_confidence)
+
     models = commands.add_parser("models", parents=[common], help="list LLM backends")
     models.add_argument("--json", action="store_true", help="print JSON")
     models.set_defaults(handler=cmd_models)
@@ -481,6 +497,27 @@ def cmd_eval_train(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_train_confidence(args, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from rag.answering import confidence
+    from rag.eval.confidence_training import train_confidence
+    from rag.service import Service
+
+    service = Service(settings)
+    work_dir = Path(args.work_dir) / Path(args.dataset).stem
+    with tqdm(desc="answering", unit="q", disable=not sys.stderr.isatty()) as bar:
+        record = train_confidence(
+            args.dataset, settings, service.embedder, service.llm, work_dir, bar.update
+        )
+    records = record.pop("records")
+    (work_dir / "confidence-records.json").write_text(json.dumps(records, indent=1))
+    output = Path(args.output) if args.output else confidence.PARAMETERS
+    confidence.save(record, output)
+    print(json.dumps({"written": str(output), **record["measured"]}, indent=1))
+    return 0
+
+
 def cmd_eval_answers(args, settings: Settings) -> int:
     from rag.eval.benchmarks import RecordedLLM, evaluate_answers
     from rag.eval.tables import answers_table
@@ -531,9 +568,14 @@ def cmd_eval_answers(args, settings: Settings) -> int:
 
 def format_answer(answer) -> str:
     """Plain-text rendering: the answer, then the cited passages."""
+    from rag.answering.briefing import confidence_note
+
     lines = [textwrap.fill(answer.text, 100)]
     if answer.notice:
         lines.insert(0, f"({answer.notice})")
+    confidence = confidence_note(answer)
+    if confidence:
+        lines.append(f"  ({confidence})")
     for source in answer.sources:
         quote = textwrap.shorten(" ".join(source.text.split()), 220)
         date = f", {source.date}" if source.date else ""

@@ -241,7 +241,8 @@ def test_the_fallback_answer_names_what_answered(retriever):
     assert "qwen" in answer.notice and "unreachable" not in answer.notice
 
 
-def _passage(number: int, text: str, score: float) -> Evidence:
+def _passage(number: int, text: str, score: float, ranked: float | None = None) -> Evidence:
+    """A passage of its own article; the ranker is sure of the first one only, unless told."""
     return Evidence(
         number=number,
         doc_id=f"doc{number}",
@@ -254,6 +255,7 @@ def _passage(number: int, text: str, score: float) -> Evidence:
         end=len(text),
         score=score,
         language="fr",
+        ranked=ranked if ranked is not None else (4.0 if number == 1 else -4.0),
     )
 
 

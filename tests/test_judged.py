@@ -1,8 +1,12 @@
 """Judged factual answers: the model says which of the best passages answers; it is quoted."""
 
+import numpy as np
 import pytest
 
+from rag.answering import confidence
 from rag.answering.answer import AnswerPipeline
+from rag.answering.decisions import Model
+from rag.answering.retrieval import Evidence
 from rag.config import Settings
 from tests.conftest import ScriptedLLM, json_reply
 
@@ -41,19 +45,56 @@ def test_the_judgement_alone_picks_the_passage(retriever, odds):
     assert answer.sources[0].text == best
 
 
-def test_a_model_that_cannot_judge_writes_the_answer(retriever):
+def test_a_model_that_cannot_judge_writes_the_answer_without_a_confidence(retriever):
     llm = ScriptedLLM(json_reply([]))  # its `judge` is the default: None
-    AnswerPipeline(retriever, llm, SETTINGS).ask(QUESTION)
+    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(QUESTION)
     assert len(llm.prompts) == 1
+    assert answer.confidence is None and answer.confidence_label is None
 
 
-def test_a_question_in_another_language_than_its_passages_is_written(retriever):
+def test_a_question_in_another_language_than_its_passages_is_judged_then_written(retriever):
     llm = Judging(lambda passages: [1.0] * len(passages))
     AnswerPipeline(retriever, llm, SETTINGS).ask("Which African country did China partner with?")
-    assert llm.judged == [] and len(llm.prompts) == 1  # the model translates
+    assert len(llm.judged) == 1 and len(llm.prompts) == 1  # the model translates
 
 
 def test_the_model_writes_unless_judged_answers_are_chosen(retriever):
     llm = Judging(lambda passages: [1.0] * len(passages))
     AnswerPipeline(retriever, llm, SETTINGS.replace(factual_answers="model")).ask(QUESTION)
-    assert llm.judged == [] and len(llm.prompts) == 1
+    assert len(llm.judged) == 1 and len(llm.prompts) == 1  # judged for the confidence only
+
+
+# The probability rises with the best judgement alone: sigmoid(judged_best - 1).
+ON_JUDGEMENT = confidence.Confidence(
+    model=Model(
+        confidence.FEATURES,
+        np.zeros(3),
+        np.ones(3),
+        (np.array([[1.0], [0.0], [0.0]]),),
+        (np.array([-1.0]),),
+    ),
+    sure=0.9,
+    record={},
+)
+
+
+@pytest.mark.parametrize(("best", "label"), [(5.0, "sure"), (0.0, "unsure")])
+def test_the_answer_carries_the_confidence_of_its_judgement(retriever, best, label):
+    llm = Judging(lambda passages: [best] + [-2.0] * (len(passages) - 1))
+    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ON_JUDGEMENT).ask(QUESTION)
+    assert not answer.refused
+    assert answer.confidence == pytest.approx(1 / (1 + np.exp(-(best - 1.0))), abs=1e-3)
+    assert answer.confidence_label == label
+    assert answer.to_dict()["confidence"] == answer.confidence
+
+
+def test_the_measures_read_the_best_judgement_and_its_margin():
+    first = Evidence(1, "d1", "d1#0", "A", None, None, "Un.", 0, 3, 0.84, ranked=2.0, language="fr")
+    second = Evidence(
+        2, "d2", "d2#0", "B", None, None, "Deux.", 0, 5, 0.8, ranked=-1.0, language="en"
+    )
+    known = confidence.measures([0.5, 2.0], [first, second], "fr")
+    assert confidence.features(known).tolist() == [[2.0, 1.5, 0.84]]
+    assert known["chosen_ranked"] == -1.0 and known["same_language"] == 0.0
+    alone = confidence.measures([1.0], [first], "fr")
+    assert alone["judged_margin"] == confidence.NO_RIVAL and alone["same_language"] == 1.0

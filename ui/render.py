@@ -6,7 +6,7 @@ import html
 import re
 
 from rag.answering.answer import Answer, period_label
-from rag.answering.briefing import escape_markdown, with_bold_quotes
+from rag.answering.briefing import confidence_note, escape_markdown, with_bold_quotes
 from rag.answering.periods import Period
 
 CONTEXT_CHARS = 240  # article text shown on each side of a cited passage
@@ -52,6 +52,10 @@ def chat_message(answer: Answer, turn: int) -> str:
             with_bold_quotes(piece, quotes) if i % 2 == 0 else _link(piece, turn)
             for i, piece in enumerate(pieces)
         )
+    confidence = confidence_note(answer)
+    if confidence:
+        marker = "✓" if answer.confidence_label == "sure" else "?"
+        text += f"\n\n{marker} *{escape_markdown(confidence)}*"
     if answer.notice:
         text += f"\n\n⚠ *{escape_markdown(answer.notice)}*"
     note = period_note(answer)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
 from rag.answering import prompts, summaries
+from rag.answering.confidence import Confidence
+from rag.answering.confidence import load as load_confidence
+from rag.answering.confidence import measures as confidence_measures
 from rag.answering.conversation import standalone_question
+from rag.answering.decisions import quoted
 from rag.answering.periods import Filters, Period, newest_date, parse_period, without_period
 from rag.answering.questions import check_question
 from rag.answering.retrieval import Evidence, Retrieval, Retriever
@@ -37,8 +42,6 @@ from rag.text import detect_language, majority_language
 
 log = logging.getLogger(__name__)
 
-EXTRACTIVE_SENTENCES = 2
-EXTRACTIVE_MARGIN = 0.02  # a second quoted passage must score within this of the best one
 JUDGED = 2  # best passages the model judges for a judged factual answer
 # When the model grounds its answer in another article than the best passage's, in a passage
 # whose cosine is this far below the best one, the ranking is trusted over the model's choice:
@@ -90,6 +93,10 @@ class Answer:
     # source filter; None when the whole corpus was searched.
     period: dict | None = None
     source_filter: str | None = None
+    # The probability that a factual answer is right, and "sure" or "unsure" (see
+    # rag.answering.confidence); None when the model could not judge its passages.
+    confidence: float | None = None
+    confidence_label: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,10 +126,17 @@ class AnswerPipeline:
     `llm` is the default backend; None when every call names its own (as `rag.service` does).
     """
 
-    def __init__(self, retriever: Retriever, llm: LLM | None, settings: Settings) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        llm: LLM | None,
+        settings: Settings,
+        confidence: Confidence | None = None,
+    ) -> None:
         self.retriever = retriever
         self.llm = llm
         self.settings = settings
+        self._confidence = confidence  # see `confidence`
         self._common: frozenset[str] = frozenset()  # see `_common_words`
         self._common_for: object | None = None  # the index `_common` was computed for
         self._majority = "fr"  # see `_corpus_language`
@@ -199,7 +213,7 @@ class AnswerPipeline:
             summary = self._summary(kind, question, language, asked_in, llm, settings, filters)
             yield from (e if isinstance(e, Draft) else finish(e) for e in summary)
             return
-        retrieval = self.retrieve(question, settings, filters)
+        retrieval = self.retrieve(question, settings, filters, asked_in)
         timings["retrieve"] = retrieval.seconds
         builder = self._builder(question, language, llm, timings, retrieval.evidence, filters)
         if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
@@ -208,11 +222,16 @@ class AnswerPipeline:
         if llm.kind == "extractive":
             yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language]))
             return
-        if settings.factual_answers == "judged":
-            judged = self._judged(builder, question, language, llm)
-            if judged is not None:
-                yield finish(judged)
-                return
+        odds = self.judgements(builder.evidence, question, asked_in, llm)
+        if odds is not None:
+            known = confidence_measures(odds, builder.evidence, asked_in)
+            builder.confidence = self.confidence.probability(known)
+            builder.confidence_label = self.confidence.label(builder.confidence)
+            if settings.factual_answers == "judged":
+                judged = self.judged(builder, odds, language)
+                if judged is not None:
+                    yield finish(judged)
+                    return
 
         messages = prompts.build_messages(question, retrieval.evidence, language)
         schema = prompts.answer_schema(len(retrieval.evidence))
@@ -329,29 +348,40 @@ class AnswerPipeline:
         notice = " ".join(filter(None, [single, *notices])) or None
         yield builder._answer(_sentences(points), notice)
 
-    def _judged(self, builder: _Builder, question: str, language: str, llm: LLM) -> Answer | None:
-        """The best passage by the model's judgement, quoted, when the JUDGED best passages
-        are in the answer's language and pass the answer checks; None when the model cannot
-        judge (it then writes the answer)."""
-        passages = [e for e in builder.evidence[:JUDGED] if e.language == language]
-        usable = [e for e in passages if builder._answers(e.text, builder._article(e))]
-        if len(passages) < len(builder.evidence[:JUDGED]) or not usable:
+    @property
+    def confidence(self) -> Confidence:
+        """The confidence model (the shipped one unless given)."""
+        if self._confidence is None:
+            self._confidence = load_confidence()
+        return self._confidence
+
+    def judgements(
+        self, evidence: list[Evidence], question: str, asked_in: str, llm: LLM
+    ) -> list[float] | None:
+        """The model's log-odds that each of the JUDGED best passages answers the question;
+        None when it cannot judge (no token probabilities, or it failed)."""
+        passages = evidence[:JUDGED]
+        if llm.kind == "extractive" or not passages:
             return None
-        if len(usable) == 1:
-            return builder.quoting(usable)
         try:
-            odds = llm.judge(
-                prompts.JUDGE_SYSTEM[language],
-                prompts.JUDGE_ASKED[language].format(question=question),
-                [e.text for e in usable],
-                prompts.JUDGE_ASK[language],
+            return llm.judge(
+                prompts.JUDGE_SYSTEM[asked_in],
+                prompts.JUDGE_ASKED[asked_in].format(question=question),
+                [e.text for e in passages],
+                prompts.JUDGE_ASK[asked_in],
             )
         except LLMError as exc:
             log.warning("%s could not judge the passages: %s", llm.name, exc)
             return None
-        if odds is None:
+
+    def judged(self, builder: _Builder, odds: list[float], language: str) -> Answer | None:
+        """The judged passages that pass the answer checks, best judged first: the first one
+        quoted when it is in the answer's language; None otherwise (the model then writes)."""
+        judged = sorted(zip(odds, builder.evidence), key=lambda pair: -pair[0])
+        usable = [e for _, e in judged if builder._answers(e.text, builder._article(e))]
+        if not usable or usable[0].language != language:
             return None
-        return builder.quoting([usable[max(range(len(odds)), key=odds.__getitem__)]])
+        return builder.quoting(usable[:1])
 
     def _in_corpus_language(self, question: str, asked_in: str, llm: LLM) -> str | None:
         """The question translated by the model into the articles' language, when it is
@@ -388,12 +418,18 @@ class AnswerPipeline:
         return builder
 
     def retrieve(
-        self, question: str, settings: Settings | None = None, filters: Filters | None = None
+        self,
+        question: str,
+        settings: Settings | None = None,
+        filters: Filters | None = None,
+        language: str | None = None,
     ) -> Retrieval:
         """The evidence for one factual question (broad and period questions draw theirs in
         `rag.answering.summaries`)."""
         settings = settings or self.settings
-        return self.retriever.retrieve(question, settings.top_k, settings.evidence, filters=filters)
+        return self.retriever.retrieve(
+            question, settings.top_k, settings.evidence, filters=filters, language=language
+        )
 
     def resolve_filters(self, question: str, filters: Filters | None = None) -> Filters:
         """The filters a question is answered with: the user's period when given (it overrides
@@ -491,6 +527,8 @@ class _Builder:
         self.article_text = lambda doc_id: ""
         self.filter_notice: str | None = None  # said with every answer (undated articles)
         self.asked = question  # what the answer checks look for (see `_answers`)
+        self.confidence: float | None = None  # see `AnswerPipeline.stream`
+        self.confidence_label: str | None = None
 
     def _answers(self, sentence: str, articles: str) -> bool:
         """Whether a sentence is about what the question names, with a number if it asks one."""
@@ -521,13 +559,12 @@ class _Builder:
 
     def extractive(self, notice: str) -> Answer:
         """The best passages quoted as they are, when they pass the same answer checks: the
-        best one, and a second one only when it scores nearly as well."""
+        ranker's best one, and the second one when the ranker cannot tell them apart."""
         usable = [e for e in self.evidence if self._answers(e.text, self._article(e))]
         if not usable:
             return self.refusal(notice)
-        best = usable[0].score
-        chosen = [e for e in usable[:EXTRACTIVE_SENTENCES] if e.score >= best - EXTRACTIVE_MARGIN]
-        return self.quoting(chosen, notice)
+        chances = [1.0 / (1.0 + math.exp(-e.ranked)) for e in usable]
+        return self.quoting(usable[: quoted(chances)], notice)
 
     def quoting(self, passages: list[Evidence], notice: str | None = None) -> Answer:
         """The answer that quotes `passages` as they are, one sentence each."""
@@ -655,6 +692,8 @@ class _Builder:
             model=self.model,
             timings=self.timings,
             notice=self._with_filter_notice(notice),
+            confidence=None if self.confidence is None else round(self.confidence, 3),
+            confidence_label=self.confidence_label,
         )
 
 

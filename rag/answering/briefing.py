@@ -140,6 +140,22 @@ def write_briefing(
     return path
 
 
+CONFIDENCE_WORDS = {
+    "fr": {"sure": "sûr", "unsure": "incertain"},
+    "en": {"sure": "sure", "unsure": "unsure"},
+}
+
+
+def confidence_note(answer: Answer) -> str | None:
+    """How sure the answer is, in a word and a number ("sure 0.91", "incertain 0,58"), or
+    None when it has no confidence."""
+    if answer.refused or answer.confidence is None or answer.confidence_label is None:
+        return None
+    word = CONFIDENCE_WORDS.get(answer.language, CONFIDENCE_WORDS["en"])[answer.confidence_label]
+    number = f"{answer.confidence:.2f}"
+    return f"{word} {number.replace('.', ',') if answer.language == 'fr' else number}"
+
+
 def _blocks(answers: list[Answer], title, date, language) -> list[_Block]:
     """The note's content, shared by both formats so that they say the same thing."""
     language = _note_language(answers, language)
@@ -165,6 +181,9 @@ def _blocks(answers: list[Answer], title, date, language) -> list[_Block]:
             local[source.n] = numbers[key]
         quotes = tuple(s.quote for s in answer.sentences if s.quote)
         blocks.append(_Block("answer", _renumber(answer.text, local), quotes=quotes))
+        confidence = confidence_note(answer)
+        if confidence:
+            blocks.append(_Block("notice", confidence))
     if passages:
         blocks.append(_Block("heading", REFERENCES[language]))
         opening, closing = QUOTES[language]

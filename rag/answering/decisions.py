@@ -143,9 +143,10 @@ def load(path: Path = PARAMETERS) -> Decisions:
     )
 
 
-def parameters_digest(record: dict) -> str:
-    """A hash of the fitted parameters alone (not of the figures recorded beside them)."""
-    fitted = {k: record[k] for k in FITTED}
+def parameters_digest(record: dict, names: tuple[str, ...] = FITTED) -> str:
+    """A hash of the fitted parameters alone (the `names` entries of `record`, not the
+    figures recorded beside them)."""
+    fitted = {k: record[k] for k in names}
     return hashlib.sha256(json.dumps(fitted, sort_keys=True).encode()).hexdigest()
 
 

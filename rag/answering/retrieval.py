@@ -9,12 +9,14 @@ from datetime import date
 
 import numpy as np
 
-from rag.answering.features import Candidate
+from rag.answering.decisions import Decisions
+from rag.answering.decisions import load as load_decisions
+from rag.answering.features import Candidate, Scorer
 from rag.answering.periods import Filters, bounds, mentioned_spans, without_relative
 from rag.index.embedders import Embedder
 from rag.index.store import Index, check_embedder
 from rag.ingest.chunking import Chunk
-from rag.text import bm25_tokenize
+from rag.text import bm25_tokenize, detect_language
 
 # The constant of reciprocal rank fusion, score = sum of 1 / (RRF_K + rank): small, so that the
 # first places of each of three 40-deep rankings count
@@ -24,11 +26,6 @@ CANDIDATES = 40  # how deep each retriever looks before fusion
 # The chunk-by-best-sentence ranking scans every sentence vector; past this many sentences that
 # scan costs more than the whole rest of a search, so hybrid search fuses chunks and BM25 only.
 SENTENCE_SCAN_LIMIT = 1_000_000
-# Evidence sentences score cosine + LEXICAL_WEIGHT x share of the question's stemmed words +
-# RANK_BONUS / the fused rank of their chunk
-# (docs/decisions/2026-11-27-evidence-sentence-weights.md).
-LEXICAL_WEIGHT = 0.1
-RANK_BONUS = 0.05
 CONTEXT_MIN_CHARS = 90  # an evidence sentence shorter than this gets its neighbour as context
 # A question asking for the latest news adds to each chunk's fused score this share of the best
 # fused score x the article's place in time (newest 1, oldest and undated 0): it reorders chunks
@@ -77,6 +74,7 @@ class Evidence:
     vector: np.ndarray | None = field(default=None, repr=False, compare=False)
     language: str | None = None  # the article's language
     page: int | None = None  # the page the passage starts on (PDF articles)
+    ranked: float = 0.0  # the learned ranker's log-odds that the sentence answers the question
 
 
 @dataclass
@@ -96,13 +94,21 @@ class Retrieval:
 class Retriever:
     """Searches one loaded index with one embedder."""
 
-    def __init__(self, index: Index, embedder: Embedder, mode: str = "hybrid") -> None:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        mode: str = "hybrid",
+        decisions: Decisions | None = None,
+    ) -> None:
         check_embedder(index, embedder.id, embedder.dimension)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         self.index = index
         self.embedder = embedder
         self.mode = mode
+        self._decisions = decisions
+        self.scorer = Scorer(index)
         self._spans: dict[str, list[tuple[str, str]]] | None = None
         self._sentence_starts: dict[str, tuple[list[int], int]] = {}
         for row, (doc_id, start, _end) in enumerate(index.sentences):
@@ -112,6 +118,13 @@ class Retriever:
         for row, chunk in enumerate(index.chunks):
             starts, first = self._chunk_starts.setdefault(chunk.doc_id, ([], row))
             starts.append(chunk.start)
+
+    @property
+    def decisions(self) -> Decisions:
+        """The learned evidence ranker (the shipped one unless given)."""
+        if self._decisions is None:
+            self._decisions = load_decisions()
+        return self._decisions
 
     def search(
         self,
@@ -261,23 +274,27 @@ class Retriever:
         evidence: int,
         per_document: int | None = None,
         filters: Filters | None = None,
+        language: str | None = None,
     ) -> Retrieval:
-        """Search, then pick the `evidence` best sentences of the top `k` chunks (at most
-        `per_document` of one article, when given) of the articles `filters` allows."""
+        """Search, then rank every sentence of the top `k` chunks (of the articles `filters`
+        allows) with the learned ranker, and keep the `evidence` best (at most `per_document`
+        of one article, when given). `language` is the question's (detected when not given)."""
         started = time.perf_counter()
+        language = language or detect_language(question)
         searched = without_relative(question)  # embedded and scored as search() searches it
         query_vector = self.embedder.embed_query(searched) if searched.strip() else None
         hits = self.search(searched, k, query_vector=query_vector, filters=filters)
-        passages = (
-            self.select_evidence(searched, query_vector, hits, evidence, per_document)
-            if hits
-            else []
-        )
+        candidates = self.candidates(hits)
+        if not candidates:
+            return Retrieval(question, hits, [], time.perf_counter() - started)
+        features = self.scorer.sentence_features(searched, language, query_vector, hits, candidates)
+        cosine = np.asarray(self.index.sentence_vectors[[c.row for c in candidates]]) @ query_vector
+        scores = self.decisions.rank(features)
+        passages = self.select_evidence(candidates, cosine, scores, evidence, per_document)
         return Retrieval(question, hits, passages, time.perf_counter() - started)
 
     def candidates(self, hits: list[Hit]) -> list[Candidate]:
-        """Every sentence of the hits' chunks, in hit order, each with the span it would show
-        (the learned decisions' training data: rag/eval/training.py)."""
+        """Every sentence of the hits' chunks, in hit order, each with the span it would show."""
         found, seen = [], set()
         for hit in hits:
             for row in self._sentence_rows(hit.chunk):
@@ -291,62 +308,42 @@ class Retriever:
 
     def select_evidence(
         self,
-        question: str,
-        query_vector: np.ndarray,
-        hits: list[Hit],
+        candidates: list[Candidate],
+        cosine: np.ndarray,
+        scores: np.ndarray,
         count: int,
         per_document: int | None = None,
     ) -> list[Evidence]:
-        """Score every sentence of the hits against the question; keep the best, numbered."""
-        rows, owners = [], []
-        seen = set()
-        for hit in hits:
-            for row in self._sentence_rows(hit.chunk):
-                if row not in seen:
-                    seen.add(row)
-                    rows.append(row)
-                    owners.append(hit)
-        if not rows:
-            return []
-        cosine = np.asarray(self.index.sentence_vectors[rows]) @ query_vector
-        terms = _terms(question)
-        sentence_terms = bm25_tokenize([self._sentence_text(row) for row in rows], ids=False)
-        lexical = np.array(
-            [len(terms & set(words)) / len(terms) if terms else 0.0 for words in sentence_terms]
-        )
-        # Small boosts: shared stemmed words (names, numbers) and the chunk's fused rank.
-        rank_bonus = np.array([RANK_BONUS / hit.rank for hit in owners])
-        scores = cosine + LEXICAL_WEIGHT * lexical + rank_bonus
+        """The `count` best candidates by ranker score (log-odds), numbered; a sentence already
+        shown as another's context is not shown again."""
         chosen: list[Evidence] = []
         covered: list[tuple[str, int, int]] = []
-        for i in np.argsort(-scores):
-            row = rows[int(i)]
-            doc_id, start, end = self.index.sentences[row]
-            if any(d == doc_id and s <= start < e for d, s, e in covered):
+        for i in np.argsort(-scores, kind="stable"):
+            candidate = candidates[int(i)]
+            doc_id, start, end = candidate.doc_id, candidate.shown_start, candidate.shown_end
+            if any(d == doc_id and s <= candidate.start < e for d, s, e in covered):
                 continue
             if per_document and sum(d == doc_id for d, _, _ in covered) >= per_document:
                 continue
-            if not _is_sentence(self.index.documents[doc_id].text[start:end]):
-                continue  # a heading or a teaser line carries too little to cite
-            start, end = self._with_context(row, start, end)
             covered.append((doc_id, start, end))
-            hit = owners[int(i)]
-            text = self.index.documents[doc_id].text[start:end]
+            chunk = candidate.hit.chunk
+            document = self.index.documents[doc_id]
             chosen.append(
                 Evidence(
                     number=len(chosen) + 1,
                     doc_id=doc_id,
-                    chunk_id=hit.chunk.chunk_id,
-                    title=hit.chunk.title,
-                    date=hit.chunk.date,
-                    url=hit.chunk.url,
-                    text=text,
+                    chunk_id=chunk.chunk_id,
+                    title=chunk.title,
+                    date=chunk.date,
+                    url=chunk.url,
+                    text=document.text[start:end],
                     start=start,
                     end=end,
                     score=float(cosine[int(i)]),
-                    vector=np.asarray(self.index.sentence_vectors[row]),
-                    language=self.index.documents[doc_id].language,
-                    page=self.index.documents[doc_id].page_at(start),
+                    vector=np.asarray(self.index.sentence_vectors[candidate.row]),
+                    language=document.language,
+                    page=document.page_at(start),
+                    ranked=float(scores[int(i)]),
                 )
             )
             if len(chosen) == count:
@@ -359,10 +356,6 @@ class Retriever:
         high = bisect.bisect_left(starts, chunk.end)
         return range(first + low, first + high)
 
-    def _sentence_text(self, row: int) -> str:
-        doc_id, start, end = self.index.sentences[row]
-        return self.index.documents[doc_id].text[start:end]
-
     def _with_context(self, row: int, start: int, end: int) -> tuple[int, int]:
         """Add the next sentence of the same paragraph when the sentence is short."""
         if end - start >= CONTEXT_MIN_CHARS or row + 1 >= len(self.index.sentences):
@@ -373,12 +366,3 @@ class Retriever:
         if next_doc == doc_id and "\n" not in text[end:next_start]:
             return start, next_end
         return start, end
-
-
-def _is_sentence(text: str) -> bool:
-    return text.rstrip()[-1:] in ".!?…»\"”'’)" and len(text.split()) >= 5
-
-
-def _terms(text: str) -> set[str]:
-    tokens = bm25_tokenize([text], ids=False)
-    return set(tokens[0]) if tokens else set()

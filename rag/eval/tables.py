@@ -57,9 +57,17 @@ def answer_cells(summary: dict, compact: bool = False) -> dict[str, str]:
 
 
 def answers_table(name: str, summary: dict) -> str:
-    """One run's answer summary, a measure a row (`rag eval answers`)."""
+    """One run's answer summary, a measure a row (`rag eval answers`), with the calibration
+    of its confidences when its answers have one."""
     cells = answer_cells(summary)
     rows = [(label, cells[measure]) for measure, label in ANSWER_MEASURES.items()]
+    if "calibration_error" in summary:
+        sure_right = summary["sure_right"]
+        rows += [
+            ("expected calibration error (answers given)", f"{summary['calibration_error']:.3f}"),
+            ("answers shown as sure", f"{summary['sure_share']:.0%}"),
+            ("… of which right", "–" if sure_right is None else f"{sure_right:.0%}"),
+        ]
     table = markdown_table(("measure", "value"), rows)
     return f"{name}: {summary['questions']} questions\n\n{table}"
 

@@ -8,6 +8,8 @@ import statistics
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
+
 from rag.answering.answer import Answer
 from rag.text import detect_language, fold
 
@@ -26,10 +28,17 @@ class Verdict:
     answer: str
     first_token: float
     total: float
+    confidence: float | None = None  # the answer's, when it has one
+    sure: bool = False  # shown as sure
 
     @property
     def passed(self) -> bool:
         return self.correct and (self.cited or not self.answerable) and self.language_ok
+
+    @property
+    def right(self) -> bool:
+        """Answered, rightly and cited (what a confidence is the probability of)."""
+        return self.answerable and not self.refused and self.correct and self.cited
 
 
 def load_questions(path: str | Path) -> list[dict]:
@@ -68,6 +77,8 @@ def judge(item: dict, answer: Answer) -> Verdict:
         answer=answer.text,
         first_token=answer.timings.get("first_token") or 0.0,
         total=answer.timings.get("total") or 0.0,
+        confidence=answer.confidence,
+        sure=answer.confidence_label == "sure",
     )
 
 
@@ -97,6 +108,27 @@ def summarise(verdicts: list[Verdict]) -> dict:
         "first_token_p90": round(percentile([v.first_token for v in verdicts], 90), 3),
         "total_median": round(percentile([v.total for v in verdicts], 50), 3),
         "total_p90": round(percentile([v.total for v in verdicts], 90), 3),
+        **calibration(verdicts),
+    }
+
+
+def calibration(verdicts: list[Verdict]) -> dict:
+    """How well the confidences of the answers given say whether they are right: expected
+    calibration error (10 equal bins), the share of answers shown as sure, and how often
+    those are right. Empty when no answer has a confidence."""
+    rated = [v for v in verdicts if not v.refused and v.confidence is not None]
+    if not rated:
+        return {}
+    from rag.eval.confidence_training import calibration_error
+
+    probability = np.array([v.confidence for v in rated])
+    right = np.array([v.right for v in rated], dtype=float)
+    sure = [v for v in rated if v.sure]
+    return {
+        "rated_answers": len(rated),
+        "calibration_error": round(calibration_error(probability, right), 3),
+        "sure_share": round(len(sure) / len(rated), 3),
+        "sure_right": rate(sure, lambda v: v.right) if sure else None,
     }
 
 

@@ -1,0 +1,209 @@
+"""Training the confidence model (rag/answering/confidence.py) on PIAF's train split.
+
+Each sampled training question is answered by the product's own pipeline and bundled model,
+once with its article in the index and once with it filtered out of the retrieval (every
+answer given then is wrong). The model's judgements of the answered questions, and whether each
+answer was right, are the training rows; the "sure" threshold is chosen on dev the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answering.confidence import FEATURES
+from rag.answering.periods import Filters
+
+SEED = 0
+ANSWERABLE = 250  # training questions asked with their article in the index
+WITHOUT_OWN = 75  # ... and without it: the 100 : 30 mix of the dev and test samples
+SURE_RIGHT = 0.9  # answers shown as sure must be right at least this often (on dev)
+BINS = 10  # of the expected calibration error
+
+
+@dataclass(frozen=True)
+class WithoutArticle(Filters):
+    """The filters that let every article through but one (a question's own)."""
+
+    excluded: str = ""
+
+    @property
+    def active(self) -> bool:
+        return True
+
+    def allows(self, document, spans=()) -> bool:
+        return document.doc_id != self.excluded and super().allows(document, spans)
+
+
+class Recorder:
+    """Stands in for the confidence model while collecting: keeps the rows it is asked about."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+
+    def probability(self, known: dict[str, float]) -> float:
+        self.rows.append({name: float(value) for name, value in known.items()})
+        return 0.5
+
+    def label(self, probability: float) -> str:
+        return "unsure"
+
+
+def sample(items: list[dict], seed: int = SEED) -> list[tuple[dict, bool]]:
+    """The training questions, each with whether it is asked without its article."""
+    answerable = [i for i in items if i["answerable"]]
+    rng = random.Random(seed)
+    chosen = rng.sample(answerable, min(ANSWERABLE + WITHOUT_OWN, len(answerable)))
+    return [(i, False) for i in chosen[:ANSWERABLE]] + [(i, True) for i in chosen[ANSWERABLE:]]
+
+
+def collect(retriever, llm, settings, asked: list[tuple[dict, bool]], progress=None) -> list[dict]:
+    """One record per question: the features the pipeline rated (None when it gave no
+    confidence: refused, or nothing judged), whether it answered, and whether rightly."""
+    from rag.answering.answer import AnswerPipeline
+    from rag.eval.verdicts import judge
+
+    recorder = Recorder()
+    pipeline = AnswerPipeline(retriever, llm, settings, confidence=recorder)
+    records = []
+    for item, without_own in asked:
+        recorder.rows.clear()
+        filters = WithoutArticle(excluded=item["doc_ids"][0]) if without_own else None
+        answer = pipeline.ask(item["question"], filters=filters)
+        verdict = judge(item, answer)
+        answerable = item["answerable"] and not without_own
+        records.append(
+            {
+                "id": item["id"],
+                "answerable": answerable,
+                "refused": answer.refused,
+                "right": answerable and verdict.correct and verdict.cited,
+                "features": recorder.rows[-1] if recorder.rows else None,
+            }
+        )
+        if progress:
+            progress(1)
+    return records
+
+
+def rated(records: list[dict]) -> list[dict]:
+    """The answers given with a confidence (what the model learns and is measured on)."""
+    return [r for r in records if r["features"] is not None and not r["refused"]]
+
+
+def digest(records: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
+
+
+def matrix(records: list[dict], names=FEATURES) -> np.ndarray:
+    """The `names` features of the rated answers, one row each."""
+    given = rated(records)
+    return np.array([[r["features"][n] for n in names] for r in given], dtype=np.float64)
+
+
+def fit(records: list[dict], names=FEATURES):
+    """A logistic regression (`decisions.Model`) of P(right) on the `names` features."""
+    from rag.eval.training import fit_model
+
+    labels = np.array([r["right"] for r in rated(records)], dtype=int)
+    return fit_model(matrix(records, names), labels, names)
+
+
+def probabilities(model, records: list[dict]) -> np.ndarray:
+    if not rated(records):
+        return np.zeros(0)
+    return 1.0 / (1.0 + np.exp(-model.log_odds(matrix(records, model.features))))
+
+
+def choose_sure(model, dev: list[dict]) -> float:
+    """The lowest probability from which dev's answers are right at least SURE_RIGHT of the
+    time (1.0 when none is)."""
+    given = rated(dev)
+    pairs = sorted(zip(probabilities(model, dev), (r["right"] for r in given)), reverse=True)
+    sure, right = 1.0, 0
+    for count, (probability, is_right) in enumerate(pairs, start=1):
+        right += is_right
+        if right / count >= SURE_RIGHT:
+            sure = float(probability)
+    return sure
+
+
+def measured(model, records: list[dict], sure: float) -> dict:
+    """Calibration of the answers given: expected calibration error, the share shown as sure
+    and how often those are right, the Brier score."""
+    given = rated(records)
+    p = probabilities(model, records)
+    right = np.array([r["right"] for r in given], dtype=float)
+    shown_sure = p >= sure
+    return {
+        "answers": len(given),
+        "right": round(float(right.mean()), 3) if len(given) else 0.0,
+        "calibration_error": round(calibration_error(p, right), 3),
+        "brier": round(float(((p - right) ** 2).mean()), 3) if len(given) else 0.0,
+        "sure_share": round(float(shown_sure.mean()), 3) if len(given) else 0.0,
+        "sure_right": round(float(right[shown_sure].mean()), 3) if shown_sure.any() else None,
+    }
+
+
+def calibration_error(probability: np.ndarray, right: np.ndarray, bins: int = BINS) -> float:
+    """Expected calibration error: |mean probability − right rate| per equal-width bin,
+    weighted by the bin's share of answers."""
+    if not len(probability):
+        return 0.0
+    which = np.minimum((probability * bins).astype(int), bins - 1)
+    return float(
+        sum(
+            abs(probability[which == b].mean() - right[which == b].mean()) * (which == b).mean()
+            for b in range(bins)
+            if (which == b).any()
+        )
+    )
+
+
+def train_confidence(dataset, settings, embedder, llm, work_dir, progress=None) -> dict:
+    """Everything `rag eval train-confidence` does: answer the train sample (with and without
+    each question's article) and dev's sample, fit on train, choose "sure" on dev, and return
+    the record to save, with the data's hash and the dev figures."""
+    import dataclasses
+    import platform
+
+    import sklearn
+
+    from rag.eval.squad_answers import prepare
+
+    # Every question reaches the judge (no cosine gate): the model learns the whole decision.
+    settings = dataclasses.replace(
+        settings, factual_answers="judged", min_relevance=0.0, cross_lingual_margin=0.0
+    )
+    split, retriever = prepare(dataset, settings, embedder, work_dir, progress=False)
+    train = collect(retriever, llm, settings, sample(split.all_questions("train")), progress)
+    dev = collect(retriever, llm, settings, [(i, False) for i in split.questions["dev"]], progress)
+    model = fit(train)
+    sure = choose_sure(model, dev)
+    return {
+        "model": model.to_dict(),
+        "thresholds": {"sure": round(sure, 6)},
+        "trained_on": {
+            "dataset": str(dataset).rsplit("/", 1)[-1],
+            "data_sha256": digest(train),
+            "questions": len(train),
+            "answers_rated": len(rated(train)),
+            "seed": SEED,
+            "judge": llm.name,
+            "embedder": embedder.id,
+            "libraries": {
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__,
+            },
+        },
+        "measured": {
+            "train": measured(model, train, sure),
+            "dev": measured(model, dev, sure),
+        },
+        "records": {"train": train, "dev": dev},
+    }
