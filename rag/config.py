@@ -86,8 +86,9 @@ class Settings:
     chunk_overlap: tokens shared by consecutive chunks (less than chunk_size)
     top_k: chunks kept after fusing the rankings, where the evidence is picked from
     evidence: numbered evidence passages shown to the LLM
-    min_relevance: refuse at once, without the LLM, when the best evidence sentence's cosine to
-        the question is below this
+    min_relevance: with a backend that cannot judge its passages (extractive, OpenAI-compatible
+        servers), refuse at once when the best evidence sentence's cosine to the question is
+        below this (the bundled model's answers are refused by the learned decision instead)
     cross_lingual_margin: how much lower that bar is when the question and the best passage are
         in different languages
     temperature: sampling temperature of the LLM, 0 to 2 (0: always the likeliest token)
@@ -114,9 +115,9 @@ class Settings:
     summary_points: how a summary's points are made: quotes (a passage in the answer's
         language is quoted as it is; the LLM writes only the points it translates) or written
         (the LLM restates every passage in one sentence)
-    factual_answers: how a fact asked in the articles' language is answered: model (the LLM
-        writes the answer from the evidence) or judged (the LLM judges which of the best
-        passages answers, and that passage is quoted)
+    factual_answers: how a fact asked in the articles' language is answered: judged (the LLM
+        judges which of the two best passages answers, and that passage is quoted) or model (the
+        LLM writes the answer from the evidence)
     """
 
     index_dir: str = DEFAULT_INDEX_DIR
@@ -149,7 +150,7 @@ class Settings:
     prompt_state_mb: int = DEFAULT_PROMPT_STATE_MB
     prompt_state_dir: str = ""  # "" = prompt-states/ in the model cache
     summary_points: str = "quotes"
-    factual_answers: str = "model"
+    factual_answers: str = "judged"
 
     def __post_init__(self) -> None:
         if self.index_backend:

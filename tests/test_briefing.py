@@ -183,3 +183,21 @@ def test_the_quoted_answer_is_bold_in_both_formats(tmp_path):
     answer = next(p for p in docx.Document(str(path)).paragraphs if "Zambie" in p.text)
     assert answer.text == "Avec la Zambie [1]. La WAIC a eu lieu à Shanghai [2]."
     assert [run.text for run in answer.runs if run.bold] == ["Zambie"]
+
+
+def test_the_confidence_is_said_in_a_word_and_a_number_in_the_note_and_the_chat():
+    from dataclasses import replace
+
+    from ui.render import chat_message
+
+    sure = replace(answers()[0], confidence=0.934, confidence_label="sure")
+    unsure = replace(answers()[1], language="en", confidence=0.412, confidence_label="unsure")
+    refused = replace(answers()[2], confidence=0.1, confidence_label="unsure")
+    note = render_markdown([sure, unsure, refused], date="2025-08-01")
+    assert "*sûr 0,93*" in note and "*unsure 0.41*" in note
+    assert "0,10" not in note and "0.10" not in note  # a refusal says no confidence
+    assert "\n\n✓ *sûr 0,93*\n\n⚠" in chat_message(sure, 1)  # before the notice
+    assert chat_message(unsure, 2).endswith(r"? *unsure 0\.41*")  # Markdown-escaped
+    assert "0,10" not in chat_message(refused, 3)
+    # Without a confidence (a backend that cannot judge), nothing is said.
+    assert "sûr" not in render_markdown(answers()[:1], date="2025-08-01").split("## Réf")[0][-80:]

@@ -27,9 +27,28 @@ class Judging(ScriptedLLM):
         return self.odds(passages)
 
 
+# The probability rises with the best judgement alone: sigmoid(judged_best - 1); below 0.2 the
+# question is refused.
+def on_judgement(answer: float = 0.2) -> confidence.Confidence:
+    weights = np.zeros((len(confidence.FEATURES), 1))
+    weights[confidence.FEATURES.index("judged_best")] = 1.0
+    model = Model(
+        confidence.FEATURES,
+        np.zeros(len(confidence.FEATURES)),
+        np.ones(len(confidence.FEATURES)),
+        (weights,),
+        (np.array([-1.0]),),
+    )
+    return confidence.Confidence(model=model, answer=answer, sure=0.9, record={})
+
+
+ON_JUDGEMENT = on_judgement()
+ALWAYS = on_judgement(answer=0.0)  # answers whatever the judgement
+
+
 def test_the_passage_the_model_judges_best_is_quoted_without_writing(retriever):
     llm = Judging(lambda passages: [0.0] * (len(passages) - 1) + [3.0])  # the last one
-    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(QUESTION)
+    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
     assert not answer.refused and llm.prompts == []  # judged, not written
     assert len(llm.judged) == 1 and 1 <= len(llm.judged[0]) <= 2
     assert answer.text.startswith(" ".join(llm.judged[0][-1].split()).rstrip(" ."))
@@ -39,7 +58,7 @@ def test_the_passage_the_model_judges_best_is_quoted_without_writing(retriever):
 @pytest.mark.parametrize("odds", [[3.0, 0.0], [0.0, 3.0]])
 def test_the_judgement_alone_picks_the_passage(retriever, odds):
     llm = Judging(lambda passages: odds[: len(passages)])
-    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(QUESTION)
+    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
     judged = llm.judged[0]
     best = judged[max(range(len(judged)), key=odds.__getitem__)]
     assert answer.sources[0].text == best
@@ -47,35 +66,25 @@ def test_the_judgement_alone_picks_the_passage(retriever, odds):
 
 def test_a_model_that_cannot_judge_writes_the_answer_without_a_confidence(retriever):
     llm = ScriptedLLM(json_reply([]))  # its `judge` is the default: None
-    answer = AnswerPipeline(retriever, llm, SETTINGS).ask(QUESTION)
+    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
     assert len(llm.prompts) == 1
     assert answer.confidence is None and answer.confidence_label is None
 
 
 def test_a_question_in_another_language_than_its_passages_is_judged_then_written(retriever):
     llm = Judging(lambda passages: [1.0] * len(passages))
-    AnswerPipeline(retriever, llm, SETTINGS).ask("Which African country did China partner with?")
+    AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(
+        "Which African country did China partner with?"
+    )
     assert len(llm.judged) == 1 and len(llm.prompts) == 1  # the model translates
 
 
 def test_the_model_writes_unless_judged_answers_are_chosen(retriever):
     llm = Judging(lambda passages: [1.0] * len(passages))
-    AnswerPipeline(retriever, llm, SETTINGS.replace(factual_answers="model")).ask(QUESTION)
+    AnswerPipeline(
+        retriever, llm, SETTINGS.replace(factual_answers="model"), confidence=ALWAYS
+    ).ask(QUESTION)
     assert len(llm.judged) == 1 and len(llm.prompts) == 1  # judged for the confidence only
-
-
-# The probability rises with the best judgement alone: sigmoid(judged_best - 1).
-ON_JUDGEMENT = confidence.Confidence(
-    model=Model(
-        confidence.FEATURES,
-        np.zeros(3),
-        np.ones(3),
-        (np.array([[1.0], [0.0], [0.0]]),),
-        (np.array([-1.0]),),
-    ),
-    sure=0.9,
-    record={},
-)
 
 
 @pytest.mark.parametrize(("best", "label"), [(5.0, "sure"), (0.0, "unsure")])
@@ -94,7 +103,28 @@ def test_the_measures_read_the_best_judgement_and_its_margin():
         2, "d2", "d2#0", "B", None, None, "Deux.", 0, 5, 0.8, ranked=-1.0, language="en"
     )
     known = confidence.measures([0.5, 2.0], [first, second], "fr")
-    assert confidence.features(known).tolist() == [[2.0, 1.5, 0.84]]
+    assert confidence.features(known).tolist() == [[2.0, 1.5, 0.84, -1.0, 2.0]]
     assert known["chosen_ranked"] == -1.0 and known["same_language"] == 0.0
     alone = confidence.measures([1.0], [first], "fr")
     assert alone["judged_margin"] == confidence.NO_RIVAL and alone["same_language"] == 1.0
+
+
+def test_a_passage_judged_not_to_answer_is_refused_by_the_learned_decision(retriever):
+    llm = Judging(lambda passages: [-3.0] * len(passages))  # P(right) = sigmoid(-4) < 0.2
+    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ON_JUDGEMENT).ask(QUESTION)
+    assert answer.refused and llm.prompts == []
+    assert answer.confidence is None  # a refusal says no confidence
+
+
+def test_the_learned_decision_replaces_the_cosine_gate_for_a_model_that_judges(retriever):
+    gated = SETTINGS.replace(min_relevance=0.99)  # the gate would refuse everything
+    sure = Judging(lambda passages: [4.0] + [-2.0] * (len(passages) - 1))
+    answer = AnswerPipeline(retriever, sure, gated, confidence=ON_JUDGEMENT).ask(QUESTION)
+    assert not answer.refused  # answered: the judgement decides, not the cosine
+    # ... and the reverse: a passage the gate lets through is refused when judged unlikely.
+    unlikely = Judging(lambda passages: [-3.0] * len(passages))
+    answer = AnswerPipeline(retriever, unlikely, SETTINGS, confidence=ON_JUDGEMENT).ask(QUESTION)
+    assert answer.refused
+    # A model that cannot judge is still refused by the gate.
+    scripted = ScriptedLLM(json_reply([]))
+    assert AnswerPipeline(retriever, scripted, gated, confidence=ALWAYS).ask(QUESTION).refused

@@ -216,22 +216,25 @@ class AnswerPipeline:
         retrieval = self.retrieve(question, settings, filters, asked_in)
         timings["retrieve"] = retrieval.seconds
         builder = self._builder(question, language, llm, timings, retrieval.evidence, filters)
-        if not retrieval.evidence or retrieval.best_score < _gate(settings, asked_in, retrieval):
+        odds = self.judgements(builder.evidence, question, asked_in, llm)
+        if odds is not None:  # answered or refused by the learned decision
+            known = confidence_measures(odds, builder.evidence, asked_in)
+            builder.confidence = self.confidence.probability(known)
+            builder.confidence_label = self.confidence.label(builder.confidence)
+            refused = builder.confidence < self.confidence.answer
+        else:  # a backend that cannot judge its passages: the cosine gate decides
+            refused = retrieval.best_score < _gate(settings, asked_in, retrieval)
+        if not retrieval.evidence or refused:
             yield finish(builder.refusal())
             return
         if llm.kind == "extractive":
             yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language]))
             return
-        odds = self.judgements(builder.evidence, question, asked_in, llm)
-        if odds is not None:
-            known = confidence_measures(odds, builder.evidence, asked_in)
-            builder.confidence = self.confidence.probability(known)
-            builder.confidence_label = self.confidence.label(builder.confidence)
-            if settings.factual_answers == "judged":
-                judged = self.judged(builder, odds, language)
-                if judged is not None:
-                    yield finish(judged)
-                    return
+        if odds is not None and settings.factual_answers == "judged":
+            judged = self.judged(builder, odds, language)
+            if judged is not None:
+                yield finish(judged)
+                return
 
         messages = prompts.build_messages(question, retrieval.evidence, language)
         schema = prompts.answer_schema(len(retrieval.evidence))

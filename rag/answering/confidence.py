@@ -1,11 +1,10 @@
-"""How sure a factual answer is: the probability that it is right, from what the answering model
-judged of its best passages and how close they are to the question. A logistic regression
-trained on PIAF's train split (`rag eval train-confidence`, rag/eval/confidence_training.py);
-its parameters are data (`confidence.json`), with the hash of the data they were fitted on and
-the figures they gave on dev and test.
-
-Its features read the question with the passage, not word rarity in the index, so that they
-mean the same in a corpus of five articles as in one of two hundred.
+"""Whether to answer a factual question, and how sure the answer is: the probability that the
+answer is right, from what the answering model judged of its two best passages, how close they
+are to the question, and what the learned ranker gave them. A logistic regression trained on
+PIAF's train split (`rag eval train-confidence`, rag/eval/confidence_training.py); below one
+threshold the question is refused, from another the answer is shown as sure (both chosen on
+dev). Its parameters are data (`confidence.json`), with the hash of the data they were fitted
+on and the figures they gave on dev (docs/decisions/2026-12-06-judged-confidence.md).
 """
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ FEATURES = (
     "judged_best",  # the model's log-odds that the best judged passage answers the question
     "judged_margin",  # ... minus the other judged passage's (NO_RIVAL when there is one)
     "best_cosine",  # e5 cosine between the question and the closest evidence sentence
+    "chosen_ranked",  # the learned ranker's log-odds for the best judged passage
+    "top_ranked",  # ... for the ranker's own best passage
 )
 NO_RIVAL = 10.0
 FITTED = ("model", "thresholds")
@@ -56,6 +57,7 @@ class Confidence:
     """The calibrated probability that an answer is right, and how the reader is told."""
 
     model: Model
+    answer: float  # below this probability, the question is refused
     sure: float  # from this probability, the answer is shown as sure
     record: dict
 
@@ -80,6 +82,7 @@ def load(path: Path = PARAMETERS) -> Confidence:
         record = json.loads(Path(path).read_text())
         return Confidence(
             model=Model.from_dict(record["model"], FEATURES),
+            answer=float(record["thresholds"]["answer"]),
             sure=float(record["thresholds"]["sure"]),
             record=record,
         )

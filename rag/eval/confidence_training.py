@@ -12,6 +12,7 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -22,6 +23,7 @@ SEED = 0
 ANSWERABLE = 250  # training questions asked with their article in the index
 WITHOUT_OWN = 75  # ... and without it: the 100 : 30 mix of the dev and test samples
 SURE_RIGHT = 0.9  # answers shown as sure must be right at least this often (on dev)
+WRONGLY_REFUSED = 0.08  # at most this share of dev's answerable questions may be refused
 BINS = 10  # of the expected calibration error
 
 
@@ -40,7 +42,10 @@ class WithoutArticle(Filters):
 
 
 class Recorder:
-    """Stands in for the confidence model while collecting: keeps the rows it is asked about."""
+    """Stands in for the confidence model while collecting: keeps the rows it is asked about,
+    and lets every answer through."""
+
+    answer = 0.0
 
     def __init__(self) -> None:
         self.rows: list[dict[str, float]] = []
@@ -132,6 +137,40 @@ def choose_sure(model, dev: list[dict]) -> float:
     return sure
 
 
+def decided(model, records: list[dict], answer: float) -> dict:
+    """What refusing below `answer` gives: correct + cited over the answerable questions,
+    refused over the questions whose article is absent, wrongly refused."""
+    given = {id(r): p for r, p in zip(rated(records), probabilities(model, records))}
+    answerable = [r for r in records if r["answerable"]]
+    absent = [r for r in records if not r["answerable"]]
+
+    def answered(r: dict) -> bool:
+        return id(r) in given and given[id(r)] >= answer
+
+    def share(items, test) -> float:
+        return round(sum(map(test, items)) / len(items), 3) if items else 0.0
+
+    return {
+        "correct_and_cited": share(answerable, lambda r: answered(r) and r["right"]),
+        "refused_unanswerable": share(absent, lambda r: not answered(r)),
+        "wrongly_refused": share(answerable, lambda r: not answered(r)),
+    }
+
+
+def choose_answer(model, dev: list[dict]) -> float:
+    """The refusal threshold: the one that refuses most of dev's questions whose article is
+    absent while refusing at most WRONGLY_REFUSED of its answerable ones (the lowest such)."""
+    candidates = sorted({0.0, *(float(p) for p in probabilities(model, dev))})
+    best, best_refused = 0.0, -1.0
+    for threshold in candidates:
+        figures = decided(model, dev, threshold)
+        if figures["wrongly_refused"] > WRONGLY_REFUSED:
+            break
+        if figures["refused_unanswerable"] > best_refused:
+            best, best_refused = threshold, figures["refused_unanswerable"]
+    return best
+
+
 def measured(model, records: list[dict], sure: float) -> dict:
     """Calibration of the answers given: expected calibration error, the share shown as sure
     and how often those are right, the Brier score."""
@@ -166,35 +205,41 @@ def calibration_error(probability: np.ndarray, right: np.ndarray, bins: int = BI
 
 def train_confidence(dataset, settings, embedder, llm, work_dir, progress=None) -> dict:
     """Everything `rag eval train-confidence` does: answer the train sample (with and without
-    each question's article) and dev's sample, fit on train, choose "sure" on dev, and return
-    the record to save, with the data's hash and the dev figures."""
+    each question's article) and dev's sample, fit on train, choose the thresholds on dev, and
+    return the record to save (with the data's hash and the dev figures) and the records."""
     import dataclasses
+
+    from rag.eval.squad_answers import prepare
+
+    settings = dataclasses.replace(settings, factual_answers="judged")
+    split, retriever = prepare(dataset, settings, embedder, work_dir, progress=False)
+    train = collect(retriever, llm, settings, sample(split.all_questions("train")), progress)
+    dev = collect(retriever, llm, settings, [(i, False) for i in split.questions["dev"]], progress)
+    record = fitted(train, dev)
+    record["trained_on"].update(
+        {"dataset": Path(dataset).name, "judge": llm.name, "embedder": embedder.id}
+    )
+    return {**record, "records": {"train": train, "dev": dev}}
+
+
+def fitted(train: list[dict], dev: list[dict]) -> dict:
+    """The model fitted on `train` records, its thresholds chosen on `dev`'s, and what it
+    gives on both."""
     import platform
 
     import sklearn
 
-    from rag.eval.squad_answers import prepare
-
-    # Every question reaches the judge (no cosine gate): the model learns the whole decision.
-    settings = dataclasses.replace(
-        settings, factual_answers="judged", min_relevance=0.0, cross_lingual_margin=0.0
-    )
-    split, retriever = prepare(dataset, settings, embedder, work_dir, progress=False)
-    train = collect(retriever, llm, settings, sample(split.all_questions("train")), progress)
-    dev = collect(retriever, llm, settings, [(i, False) for i in split.questions["dev"]], progress)
     model = fit(train)
     sure = choose_sure(model, dev)
+    answer = choose_answer(model, dev)
     return {
         "model": model.to_dict(),
-        "thresholds": {"sure": round(sure, 6)},
+        "thresholds": {"answer": round(answer, 6), "sure": round(sure, 6)},
         "trained_on": {
-            "dataset": str(dataset).rsplit("/", 1)[-1],
             "data_sha256": digest(train),
             "questions": len(train),
             "answers_rated": len(rated(train)),
             "seed": SEED,
-            "judge": llm.name,
-            "embedder": embedder.id,
             "libraries": {
                 "python": platform.python_version(),
                 "numpy": np.__version__,
@@ -202,8 +247,7 @@ def train_confidence(dataset, settings, embedder, llm, work_dir, progress=None) 
             },
         },
         "measured": {
-            "train": measured(model, train, sure),
-            "dev": measured(model, dev, sure),
+            name: {**decided(model, records, answer), **measured(model, records, sure)}
+            for name, records in (("train", train), ("dev", dev))
         },
-        "records": {"train": train, "dev": dev},
     }

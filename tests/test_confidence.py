@@ -1,0 +1,140 @@
+"""The confidence shown with each answer: the shipped model, its training on fixed records,
+the "sure" threshold, calibration, and questions asked without their own article."""
+
+import numpy as np
+import pytest
+
+from rag.answering import confidence
+from rag.answering.decisions import parameters_digest
+from rag.config import Settings
+from rag.eval import confidence_training as training
+from tests.conftest import ScriptedLLM, json_reply
+
+
+def _record(best, margin, cosine, right, refused=False, answerable=True):
+    known = {
+        "judged_best": best,
+        "judged_margin": margin,
+        "best_cosine": cosine,
+        "chosen_ranked": best / 2,
+        "top_ranked": 1.0,
+    }
+    return {
+        "id": "q",
+        "answerable": answerable,
+        "refused": refused,
+        "right": right,
+        "features": known,
+    }
+
+
+# Right answers are judged higher; the margin and the cosine say a little.
+RECORDS = [
+    _record(best, margin, cosine, right)
+    for best, margin, cosine, right in [
+        (3.0, 2.0, 0.88, True),
+        (2.5, 1.0, 0.86, True),
+        (2.0, 0.5, 0.87, True),
+        (1.5, 1.5, 0.85, True),
+        (1.0, 0.2, 0.84, False),
+        (0.5, 0.1, 0.86, True),
+        (0.0, 0.3, 0.83, False),
+        (-0.5, 0.2, 0.84, False),
+        (-1.0, 1.0, 0.82, False),
+        (-2.0, 0.4, 0.81, False),
+        (1.2, 0.8, 0.85, True),
+        (-0.2, 0.6, 0.83, False),
+    ]
+] + [_record(0, 0, 0, False, refused=True), {**_record(0, 0, 0, False), "features": None}]
+
+
+def test_the_shipped_model_loads_and_matches_its_recorded_hash():
+    shipped = confidence.load()
+    record = shipped.record
+    assert record["parameters_sha256"] == parameters_digest(record, confidence.FITTED)
+    assert tuple(record["model"]["features"]) == confidence.FEATURES
+    assert len(record["trained_on"]["data_sha256"]) == 64
+    assert 0.0 <= shipped.answer < shipped.sure <= 1.0
+    assert {"train", "dev"} <= set(record["measured"])
+
+
+def test_training_on_fixed_records_is_deterministic_and_reads_the_judgement():
+    first, second = training.fit(RECORDS), training.fit(RECORDS)
+    assert first.to_dict() == second.to_dict()
+    p = training.probabilities(first, RECORDS)
+    assert len(p) == 12  # the refusal and the unrated answer are not learned from
+    low = {
+        "judged_best": -2.0,
+        "judged_margin": 0.5,
+        "best_cosine": 0.84,
+        "chosen_ranked": -1.0,
+        "top_ranked": 1.0,
+    }
+    high = {**low, "judged_best": 3.0, "chosen_ranked": 1.5}
+    made = confidence.Confidence(first, answer=0.1, sure=0.9, record={})
+    assert made.probability(high) > 0.6 > 0.4 > made.probability(low)
+
+
+def test_sure_is_the_lowest_probability_above_which_dev_is_right_nine_times_in_ten():
+    model = training.fit(RECORDS)
+    sure = training.choose_sure(model, RECORDS)
+    p = training.probabilities(model, RECORDS)
+    right = np.array([r["right"] for r in training.rated(RECORDS)])
+    assert right[p >= sure].mean() >= training.SURE_RIGHT
+    lower = p[p < sure]
+    if len(lower):  # one step lower would fall short
+        assert right[p >= lower.max()].mean() < training.SURE_RIGHT
+
+
+def test_the_calibration_error_weighs_each_bin_by_its_answers():
+    probability = np.array([0.95, 0.95, 0.15, 0.15])
+    right = np.array([1.0, 1.0, 0.0, 1.0])
+    # bin 9: |0.95 - 1| x 1/2; bin 1: |0.15 - 0.5| x 1/2
+    assert training.calibration_error(probability, right) == pytest.approx(0.025 + 0.175)
+    assert training.calibration_error(np.zeros(0), np.zeros(0)) == 0.0
+
+
+def test_the_training_sample_is_fixed_and_asks_some_questions_without_their_article():
+    items = [{"id": str(n), "answerable": True, "doc_ids": [f"d{n}"]} for n in range(400)]
+    asked = training.sample(items)
+    assert asked == training.sample(items)
+    assert sum(without for _, without in asked) == training.WITHOUT_OWN
+    assert len(asked) == training.ANSWERABLE + training.WITHOUT_OWN
+
+
+def test_a_question_asked_without_its_article_is_never_right(retriever):
+    article = next(iter(retriever.index.documents))
+    llm = ScriptedLLM(json_reply([]))
+    records = training.collect(
+        retriever,
+        llm,
+        Settings(min_relevance=0.05, top_k=4, evidence=4),
+        [
+            (
+                {
+                    "id": "q",
+                    "question": "Qui a fondé DeepSeek ?",
+                    "answerable": True,
+                    "doc_ids": [article],
+                    "answer_any": ["Liang Wenfeng"],
+                    "evidence_any": [],
+                    "language": "fr",
+                },
+                True,
+            )
+        ],
+    )
+    assert records[0]["answerable"] is False and records[0]["right"] is False
+    without = training.WithoutArticle(excluded=article)
+    allowed = retriever.allowed_documents(without)
+    assert article not in allowed and len(allowed) == len(retriever.index.documents) - 1
+
+
+def test_the_refusal_threshold_keeps_wrong_refusals_within_the_bound():
+    model = training.fit(RECORDS)
+    absent = [_record(b, 0.1, 0.8, False, answerable=False) for b in (-3.0, -2.5, 0.5)]
+    dev = RECORDS[:12] + absent  # the rated ones: none refused whatever the threshold
+    threshold = training.choose_answer(model, dev)
+    figures = training.decided(model, dev, threshold)
+    assert figures["wrongly_refused"] <= training.WRONGLY_REFUSED
+    assert figures["refused_unanswerable"] >= 2 / 3  # the two judged lowest at least
