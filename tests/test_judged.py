@@ -128,3 +128,21 @@ def test_the_learned_decision_replaces_the_cosine_gate_for_a_model_that_judges(r
     # A model that cannot judge is still refused by the gate.
     scripted = ScriptedLLM(json_reply([]))
     assert AnswerPipeline(retriever, scripted, gated, confidence=ALWAYS).ask(QUESTION).refused
+
+
+def test_another_models_judgements_are_not_read_by_a_confidence_trained_on_one():
+    from dataclasses import replace
+
+    trained = replace(ALWAYS, record={"trained_on": {"judge": "qwen2.5-coder-1.5b"}})
+    assert trained.fits("qwen2.5-coder-1.5b") and not trained.fits("qwen2.5-coder-0.5b")
+    assert ALWAYS.fits("anything")  # no judge recorded: a test double
+
+
+def test_a_model_the_confidence_was_not_trained_on_writes_under_the_gate(retriever):
+    from dataclasses import replace
+
+    trained = replace(ALWAYS, record={"trained_on": {"judge": "another-model"}})
+    llm = Judging(lambda passages: [4.0] * len(passages))
+    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=trained).ask(QUESTION)
+    assert llm.judged == [] and len(llm.prompts) == 1
+    assert answer.confidence is None

@@ -362,9 +362,10 @@ class AnswerPipeline:
         self, evidence: list[Evidence], question: str, asked_in: str, llm: LLM
     ) -> list[float] | None:
         """The model's log-odds that each of the JUDGED best passages answers the question;
-        None when it cannot judge (no token probabilities, or it failed)."""
+        None when it cannot judge (no token probabilities, or it failed), or when the
+        confidence model was trained on another model's judgements."""
         passages = evidence[:JUDGED]
-        if llm.kind == "extractive" or not passages:
+        if llm.kind == "extractive" or not passages or not self.confidence.fits(llm.name):
             return None
         try:
             return llm.judge(

@@ -68,6 +68,12 @@ class Confidence:
     def label(self, probability: float) -> str:
         return "sure" if probability >= self.sure else "unsure"
 
+    def fits(self, model_name: str) -> bool:
+        """Whether the judgements of `model_name` are the ones this was trained on (another
+        model's log-odds mean something else)."""
+        judge = self.record.get("trained_on", {}).get("judge")
+        return judge is None or judge == model_name
+
 
 def save(record: dict, path: Path = PARAMETERS) -> None:
     """Write the record with the hash of its fitted parameters."""
