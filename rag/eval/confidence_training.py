@@ -57,6 +57,9 @@ class Recorder:
     def label(self, probability: float) -> str:
         return "unsure"
 
+    def fits(self, model_name: str) -> bool:
+        return True
+
 
 def sample(items: list[dict], seed: int = SEED) -> list[tuple[dict, bool]]:
     """The training questions, each with whether it is asked without its article."""
