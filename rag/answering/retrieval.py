@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.answering.decisions import Decisions
 from rag.answering.decisions import load as load_decisions
-from rag.answering.features import Candidate, Scorer
+from rag.answering.features import SENTENCE_FEATURES, Candidate, Scorer
 from rag.answering.periods import Filters, bounds, mentioned_spans, without_relative
 from rag.index.embedders import Embedder
 from rag.index.store import Index, check_embedder
@@ -288,7 +288,7 @@ class Retriever:
         if not candidates:
             return Retrieval(question, hits, [], time.perf_counter() - started)
         features = self.scorer.sentence_features(searched, language, query_vector, hits, candidates)
-        cosine = np.asarray(self.index.sentence_vectors[[c.row for c in candidates]]) @ query_vector
+        cosine = features[:, SENTENCE_FEATURES.index("cosine")]
         scores = self.decisions.rank(features)
         passages = self.select_evidence(candidates, cosine, scores, evidence, per_document)
         return Retrieval(question, hits, passages, time.perf_counter() - started)

@@ -322,20 +322,13 @@ def summary(results: list[dict], thresholds: dict) -> dict:
 
 
 def calibration_error(results: list[dict]) -> float:
-    """Expected calibration error of the answers given: |confidence − right rate| per bin,
-    weighted by the bin's share."""
-    if not results:
-        return 0.0
+    """Expected calibration error of the answers given (see
+    `confidence_training.calibration_error`)."""
+    from rag.eval.confidence_training import calibration_error as by_bins
+
     confidence = np.array([o["confidence"] for o in results])
     right = np.array([o["right"] for o in results], dtype=float)
-    bins = np.minimum((confidence * BINS).astype(int), BINS - 1)
-    return float(
-        sum(
-            abs(confidence[bins == b].mean() - right[bins == b].mean()) * (bins == b).mean()
-            for b in range(BINS)
-            if (bins == b).any()
-        )
-    )
+    return by_bins(confidence, right, BINS)
 
 
 def train_decisions(dataset, settings, embedder, work_dir, progress=None) -> dict:
