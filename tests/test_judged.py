@@ -51,8 +51,8 @@ def test_the_passage_the_model_judges_best_is_quoted_without_writing(retriever):
     answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
     assert not answer.refused and llm.prompts == []  # judged, not written
     assert len(llm.judged) == 1 and 1 <= len(llm.judged[0]) <= 2
-    assert answer.text.startswith(" ".join(llm.judged[0][-1].split()).rstrip(" ."))
-    assert len(answer.sources) == 1 and answer.sources[0].text == llm.judged[0][-1]
+    assert " ".join(llm.judged[0][-1].split()).rstrip(" .") in answer.text
+    assert len(answer.sources) == 1 and llm.judged[0][-1] in answer.sources[0].text
 
 
 @pytest.mark.parametrize("odds", [[3.0, 0.0], [0.0, 3.0]])
@@ -61,7 +61,7 @@ def test_the_judgement_alone_picks_the_passage(retriever, odds):
     answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
     judged = llm.judged[0]
     best = judged[max(range(len(judged)), key=odds.__getitem__)]
-    assert answer.sources[0].text == best
+    assert best in answer.sources[0].text
 
 
 def test_a_model_that_cannot_judge_writes_the_answer_without_a_confidence(retriever):

@@ -571,8 +571,17 @@ class _Builder:
         return self.quoting(usable[: quoted(chances)], notice)
 
     def quoting(self, passages: list[Evidence], notice: str | None = None) -> Answer:
-        """The answer that quotes `passages` as they are, one sentence each."""
-        sentences = [Sentence(" ".join(e.text.split()), [e.number]) for e in passages]
+        """The answer that quotes `passages` as they are, each with its neighbouring sentence
+        the ranker rates higher; a passage already inside an earlier quote is not repeated."""
+        quotes: list[Evidence] = []
+        for passage in passages:
+            if any(_overlap(q, passage) for q in quotes):
+                continue
+            quote = passage.as_quoted()
+            quotes.append(passage if any(_overlap(q, quote) for q in quotes) else quote)
+        by_number = {q.number: q for q in quotes}
+        self.evidence = [by_number.get(e.number, e) for e in self.evidence]
+        sentences = [Sentence(" ".join(q.text.split()), [q.number]) for q in quotes]
         return self._answer(sentences, notice)
 
     def from_model(self, raw: str, embedder) -> Answer:
@@ -788,3 +797,7 @@ def _parse_loose(raw: str) -> tuple[list[Sentence], bool]:
         if text and cited:
             sentences.append(Sentence(text, cited))
     return sentences, bool(sentences)
+
+
+def _overlap(a: Evidence, b: Evidence) -> bool:
+    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 import numpy as np
@@ -75,6 +75,12 @@ class Evidence:
     language: str | None = None  # the article's language
     page: int | None = None  # the page the passage starts on (PDF articles)
     ranked: float = 0.0  # the learned ranker's log-odds that the sentence answers the question
+    # This passage with the neighbouring sentence the ranker rates higher: what a quote shows.
+    with_neighbour: Evidence | None = field(default=None, repr=False, compare=False)
+
+    def as_quoted(self) -> Evidence:
+        """The passage as an answer quotes it."""
+        return self.with_neighbour or self
 
 
 @dataclass
@@ -318,6 +324,7 @@ class Retriever:
         shown as another's context is not shown again."""
         chosen: list[Evidence] = []
         covered: list[tuple[str, int, int]] = []
+        ranked_rows = {c.row: float(s) for c, s in zip(candidates, scores)}
         for i in np.argsort(-scores, kind="stable"):
             candidate = candidates[int(i)]
             doc_id, start, end = candidate.doc_id, candidate.shown_start, candidate.shown_end
@@ -326,29 +333,63 @@ class Retriever:
             if per_document and sum(d == doc_id for d, _, _ in covered) >= per_document:
                 continue
             covered.append((doc_id, start, end))
-            chunk = candidate.hit.chunk
-            document = self.index.documents[doc_id]
-            chosen.append(
-                Evidence(
-                    number=len(chosen) + 1,
-                    doc_id=doc_id,
-                    chunk_id=chunk.chunk_id,
-                    title=chunk.title,
-                    date=chunk.date,
-                    url=chunk.url,
-                    text=document.text[start:end],
-                    start=start,
-                    end=end,
-                    score=float(cosine[int(i)]),
-                    vector=np.asarray(self.index.sentence_vectors[candidate.row]),
-                    language=document.language,
-                    page=document.page_at(start),
-                    ranked=float(scores[int(i)]),
-                )
+            passage = self._evidence(
+                len(chosen) + 1, candidate, start, end, float(cosine[i]), float(scores[i])
             )
+            wider = self._with_better_neighbour(candidate, ranked_rows)
+            if wider != (start, end):
+                passage = replace(
+                    passage, with_neighbour=replace(passage, **self._span(doc_id, *wider))
+                )
+            chosen.append(passage)
             if len(chosen) == count:
                 break
         return chosen
+
+    def _evidence(
+        self, number: int, candidate: Candidate, start: int, end: int, cosine: float, ranked: float
+    ) -> Evidence:
+        chunk = candidate.hit.chunk
+        document = self.index.documents[candidate.doc_id]
+        return Evidence(
+            number=number,
+            doc_id=candidate.doc_id,
+            chunk_id=chunk.chunk_id,
+            title=chunk.title,
+            date=chunk.date,
+            url=chunk.url,
+            score=cosine,
+            vector=np.asarray(self.index.sentence_vectors[candidate.row]),
+            language=document.language,
+            ranked=ranked,
+            **self._span(candidate.doc_id, start, end),
+        )
+
+    def _span(self, doc_id: str, start: int, end: int) -> dict:
+        document = self.index.documents[doc_id]
+        return {
+            "text": document.text[start:end],
+            "start": start,
+            "end": end,
+            "page": document.page_at(start),
+        }
+
+    def _with_better_neighbour(self, candidate: Candidate, ranked_rows: dict) -> tuple[int, int]:
+        """The candidate's shown span with the sentence before or after it in the same
+        paragraph, whichever the ranker rates higher (among those it rated)."""
+        sentences = self.index.sentences
+        text = self.index.documents[candidate.doc_id].text
+        rated = [
+            row
+            for row in (candidate.row - 1, candidate.row + 1)
+            if row in ranked_rows
+            and sentences[row][0] == candidate.doc_id
+            and "\n" not in text[min(sentences[row][2], candidate.end) : max(sentences[row][1], candidate.start)]
+        ]
+        if not rated:
+            return candidate.shown_start, candidate.shown_end
+        _, start, end = sentences[max(rated, key=ranked_rows.__getitem__)]
+        return min(candidate.shown_start, start), max(candidate.shown_end, end)
 
     def _sentence_rows(self, chunk: Chunk) -> range:
         starts, first = self._sentence_starts.get(chunk.doc_id, ([], 0))
