@@ -146,3 +146,62 @@ def test_a_model_the_confidence_was_not_trained_on_writes_under_the_gate(retriev
     answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=trained).ask(QUESTION)
     assert llm.judged == [] and len(llm.prompts) == 1
     assert answer.confidence is None
+
+
+def _paragraph_middle(index) -> int:
+    """A sentence row with a long sentence of the same paragraph before and after it."""
+    sentences, documents = index.sentences, index.documents
+    for row in range(1, len(sentences) - 1):
+        (before, _, end0), (doc, start, end), (after, start2, end2) = sentences[row - 1 : row + 2]
+        text = documents[doc].text
+        if before == doc == after and "\n" not in text[end0:start2] and end - start >= 90:
+            return row
+    raise AssertionError("no sentence in the middle of a paragraph")
+
+
+@pytest.mark.parametrize("better", [-1, 1])
+def test_a_quote_brings_the_neighbouring_sentence_the_ranker_rates_higher(retriever, better):
+    from rag.answering.features import Candidate
+
+    row = _paragraph_middle(retriever.index)
+    rows = [row, row + better, row - better]
+    sentences = retriever.index.sentences
+    candidates = [
+        Candidate(r, retriever.search(QUESTION, 1)[0], *sentences[r], *sentences[r][1:])
+        for r in rows
+    ]
+    scores = np.array([2.0, 0.5, -1.0])  # the sentence, its better neighbour, the other one
+    passage = retriever.select_evidence(candidates, np.zeros(3), scores, 1)[0]
+    doc_id, start, end = sentences[row]
+    _, neighbour_start, neighbour_end = sentences[row + better]
+    quote = passage.as_quoted()
+    assert (passage.start, passage.end) == (start, end)  # the model is shown the sentence
+    assert (quote.start, quote.end) == (min(start, neighbour_start), max(end, neighbour_end))
+    assert quote.text == retriever.index.documents[doc_id].text[quote.start : quote.end]
+    assert quote.number == passage.number == 1
+
+
+def test_a_quote_does_not_cross_a_paragraph(retriever):
+    from rag.answering.features import Candidate
+
+    sentences, documents = retriever.index.sentences, retriever.index.documents
+    row = next(
+        r
+        for r in range(len(sentences) - 1)
+        if sentences[r][0] == sentences[r + 1][0]
+        and "\n" in documents[sentences[r][0]].text[sentences[r][2] : sentences[r + 1][1]]
+        and sentences[r][2] - sentences[r][1] >= 90
+    )
+    hit = retriever.search(QUESTION, 1)[0]
+    candidates = [Candidate(r, hit, *sentences[r], *sentences[r][1:]) for r in (row, row + 1)]
+    passage = retriever.select_evidence(candidates, np.zeros(2), np.array([2.0, 1.0]), 1)[0]
+    assert passage.as_quoted() is passage or passage.as_quoted().end <= sentences[row][2]
+
+
+def test_the_judged_quote_cites_the_span_it_shows(retriever):
+    llm = Judging(lambda passages: [3.0] + [0.0] * (len(passages) - 1))
+    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
+    (source,) = answer.sources
+    assert source.text == retriever.index.documents[source.doc_id].text[source.start : source.end]
+    assert " ".join(source.text.split()).rstrip(" .") in answer.text
+    assert llm.judged[0][0] in source.text

@@ -59,3 +59,24 @@ def test_answer_record_is_consistent(service):
     assert cited == {s.n for s in answer.sources}
     assert answer.model == "qwen2.5-coder-1.5b"
     assert 0 < answer.timings["first_token"] <= answer.timings["total"]
+
+
+def test_a_judgement_does_not_depend_on_what_was_judged_before(service):
+    from rag.answering import prompts
+
+    passages = [
+        "La Chine a établi un partenariat avec la Zambie pour le lancement de cette initiative.",
+        "Les modèles américains comme GPT-4 dominent actuellement le marché.",
+    ]
+
+    def judged(question):
+        asked = prompts.JUDGE_ASKED["fr"].format(question=question)
+        return service.llm.judge(
+            prompts.JUDGE_SYSTEM["fr"], asked, passages, prompts.JUDGE_ASK["fr"]
+        )
+
+    first = judged("Avec quel pays africain la Chine s'est-elle associée ?")
+    judged("Quel est le plus long fleuve d'Afrique ?")  # the context now holds another question
+    again = judged("Avec quel pays africain la Chine s'est-elle associée ?")
+    assert again == pytest.approx(first, abs=0.05)
+    assert first[0] > first[1]

@@ -384,7 +384,10 @@ class Retriever:
             for row in (candidate.row - 1, candidate.row + 1)
             if row in ranked_rows
             and sentences[row][0] == candidate.doc_id
-            and "\n" not in text[min(sentences[row][2], candidate.end) : max(sentences[row][1], candidate.start)]
+            and "\n"
+            not in text[
+                min(sentences[row][2], candidate.end) : max(sentences[row][1], candidate.start)
+            ]
         ]
         if not rated:
             return candidate.shown_start, candidate.shown_end

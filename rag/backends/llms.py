@@ -240,8 +240,10 @@ class LlamaCppLLM(LLM):
             try:
                 before, after = self._render_around(system, asked, ask)
                 shared = self._llama.tokenize(before.encode(), add_bos=False, special=True)
-                self._llama.reset()
-                self._llama.eval(shared)
+                # The context still holds the last judging prompt: its system part is kept.
+                held = self._llama.input_ids[: self._llama.n_tokens]
+                self._llama.n_tokens = min(_common_prefix(held, shared), len(shared) - 1)
+                self._llama.eval(shared[self._llama.n_tokens :])
                 vocabulary = self._llama.n_vocab()
                 yes, no = self._answer_tokens()
                 odds = []
@@ -796,3 +798,10 @@ register(
         lambda name, settings: ExtractiveLLM(),
     )
 )
+
+
+def _common_prefix(held, tokens: list[int]) -> int:
+    """How many first tokens `held` and `tokens` share."""
+    count = min(len(held), len(tokens))
+    differ = np.flatnonzero(np.asarray(held[:count]) != np.asarray(tokens[:count]))
+    return int(differ[0]) if len(differ) else count
