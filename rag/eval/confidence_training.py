@@ -3,7 +3,8 @@
 Each sampled training question is answered by the product's own pipeline and bundled model,
 once with its article in the index and once with it filtered out of the retrieval (every
 answer given then is wrong). The model's judgements of the answered questions, and whether each
-answer was right, are the training rows; the "sure" threshold is chosen on dev the same way.
+answer was right, are the training rows; the refusal threshold is chosen on dev, the "sure" one
+on train and dev.
 """
 
 from __future__ import annotations
@@ -233,7 +234,9 @@ def fitted(train: list[dict], dev: list[dict]) -> dict:
     import sklearn
 
     model = fit(train)
-    sure = choose_sure(model, dev)
+    # Sure only where both splits keep their promise: dev alone (about 120 answers) chose a
+    # threshold whose answers were right 78 % of the time on train.
+    sure = max(choose_sure(model, train), choose_sure(model, dev))
     answer = choose_answer(model, dev)
     return {
         "model": model.to_dict(),
