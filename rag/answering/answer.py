@@ -216,7 +216,9 @@ class AnswerPipeline:
         retrieval = self.retrieve(question, settings, filters, asked_in)
         timings["retrieve"] = retrieval.seconds
         builder = self._builder(question, language, llm, timings, retrieval.evidence, filters)
+        judging = time.perf_counter()
         odds = self.judgements(builder.evidence, question, asked_in, llm)
+        timings["judge"] = time.perf_counter() - judging
         if odds is not None:  # answered or refused by the learned decision
             known = confidence_measures(odds, builder.evidence, asked_in)
             builder.confidence = self.confidence.probability(known)
