@@ -379,15 +379,18 @@ class Retriever:
         paragraph, whichever the ranker rates higher (among those it rated)."""
         sentences = self.index.sentences
         text = self.index.documents[candidate.doc_id].text
+
+        def same_paragraph(row: int) -> bool:
+            doc_id, start, end = sentences[row]
+            between = (
+                text[end : candidate.start] if row < candidate.row else text[candidate.end : start]
+            )
+            return doc_id == candidate.doc_id and "\n" not in between
+
         rated = [
             row
             for row in (candidate.row - 1, candidate.row + 1)
-            if row in ranked_rows
-            and sentences[row][0] == candidate.doc_id
-            and "\n"
-            not in text[
-                min(sentences[row][2], candidate.end) : max(sentences[row][1], candidate.start)
-            ]
+            if row in ranked_rows and same_paragraph(row)
         ]
         if not rated:
             return candidate.shown_start, candidate.shown_end
