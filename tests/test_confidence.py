@@ -86,6 +86,21 @@ def test_sure_is_the_lowest_probability_above_which_dev_is_right_nine_times_in_t
         assert right[p >= lower.max()].mean() < training.SURE_RIGHT
 
 
+def test_sure_keeps_its_promise_on_train_and_dev_both():
+    # Dev's two best-judged answers are wrong: no answer is sure on dev, so none is shown as sure.
+    dev = [
+        {**r, "right": False} if r["features"] and r["features"]["judged_best"] >= 2.5 else r
+        for r in RECORDS
+    ]
+    record = training.fitted(RECORDS, dev)
+    model = training.fit(RECORDS)
+    sure = record["thresholds"]["sure"]
+    assert sure == pytest.approx(
+        max(training.choose_sure(model, RECORDS), training.choose_sure(model, dev)), abs=1e-6
+    )
+    assert sure == 1.0 > training.choose_sure(model, RECORDS)
+
+
 def test_the_calibration_error_weighs_each_bin_by_its_answers():
     probability = np.array([0.95, 0.95, 0.15, 0.15])
     right = np.array([1.0, 1.0, 0.0, 1.0])
