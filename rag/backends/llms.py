@@ -240,7 +240,8 @@ class LlamaCppLLM(LLM):
             try:
                 before, after = self._render_around(system, asked, ask)
                 shared = self._llama.tokenize(before.encode(), add_bos=False, special=True)
-                # The context still holds the last judging prompt: its system part is kept.
+                # Only what the context does not already hold (the last judging prompt's system
+                # part, usually) is evaluated.
                 held = self._llama.input_ids[: self._llama.n_tokens]
                 self._llama.n_tokens = min(_common_prefix(held, shared), len(shared) - 1)
                 self._llama.eval(shared[self._llama.n_tokens :])

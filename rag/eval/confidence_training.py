@@ -234,8 +234,8 @@ def fitted(train: list[dict], dev: list[dict]) -> dict:
     import sklearn
 
     model = fit(train)
-    # Sure only where both splits keep their promise: dev alone (about 120 answers) chose a
-    # threshold whose answers were right 78 % of the time on train.
+    # Sure only where both splits keep the promise: dev alone is too few answers to choose it
+    # (docs/decisions/2026-12-06-quoted-neighbour.md).
     sure = max(choose_sure(model, train), choose_sure(model, dev))
     answer = choose_answer(model, dev)
     return {
