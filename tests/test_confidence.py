@@ -113,7 +113,9 @@ def test_the_training_sample_is_fixed_and_asks_some_questions_without_their_arti
     items = [{"id": str(n), "answerable": True, "doc_ids": [f"d{n}"]} for n in range(400)]
     asked = training.sample(items)
     assert asked == training.sample(items)
-    assert sum(without for _, without in asked) == training.WITHOUT_OWN
+    without = [(item, f) for item, f in asked if f is not None]
+    assert len(without) == training.WITHOUT_OWN
+    assert all(f.excluded == item["doc_ids"][0] for item, f in without)
     assert len(asked) == training.ANSWERABLE + training.WITHOUT_OWN
 
 
@@ -135,14 +137,46 @@ def test_a_question_asked_without_its_article_is_never_right(retriever):
                     "evidence_any": [],
                     "language": "fr",
                 },
-                True,
+                training.WithoutArticle(excluded=article),
             )
         ],
     )
     assert records[0]["answerable"] is False and records[0]["right"] is False
+    assert records[0]["hidden"] == "article"
     without = training.WithoutArticle(excluded=article)
     allowed = retriever.allowed_documents(without)
     assert article not in allowed and len(allowed) == len(retriever.index.documents) - 1
+
+
+def test_a_hidden_paragraph_is_never_retrieved_and_the_rest_of_its_article_is(retriever):
+    doc_id, document = next(iter(retriever.index.documents.items()))
+    paragraphs = [p for p in document.text.split("\n") if p.strip()]
+    hidden = max(paragraphs[1:], key=len)
+    start = document.text.index(hidden)
+    filters = training.WithoutPassage(doc_id=doc_id, start=start, end=start + len(hidden))
+    question = " ".join(hidden.split()[:12])
+    seen = retriever.search(question, k=len(retriever.index.chunks))
+    assert any(h.chunk.doc_id == doc_id and h.chunk.start < filters.end for h in seen)
+    hits = retriever.search(question, k=len(retriever.index.chunks), filters=filters)
+    ours = [h.chunk for h in hits if h.chunk.doc_id == doc_id]
+    assert ours, "the article's other paragraphs stay searchable"
+    assert all(c.end <= filters.start or c.start >= filters.end for c in ours)
+    assert {h.chunk.doc_id for h in hits} == set(retriever.index.documents)
+
+
+def test_only_a_paragraph_that_alone_holds_the_answer_is_hidden():
+    from rag.eval.squad_answers import Article
+
+    article = Article("d", "T", ("Liang Wenfeng a fondé DeepSeek.", "Le siège est à Hangzhou."), ())
+    text = "T\n\n" + "\n\n".join(article.paragraphs) + "\n"
+    item = {"doc_ids": ["d"], "answer_any": ["Hangzhou"]}
+    filters = training.answer_paragraph(item, article, text)
+    assert text[filters.start : filters.end] == "Le siège est à Hangzhou."
+    assert not filters.allows_passage("d", filters.start + 3, filters.end + 5)
+    assert filters.allows_passage("d", 0, filters.start) and filters.allows_passage("e", 0, 99)
+    twice = Article("d", "T", ("Hangzhou, 2023.", "Le siège est à Hangzhou."), ())
+    assert training.answer_paragraph(item, twice, "\n\n".join(twice.paragraphs)) is None
+    assert training.answer_paragraph({**item, "answer_any": ["Pékin"]}, article, text) is None
 
 
 def test_the_refusal_threshold_keeps_wrong_refusals_within_the_bound():
@@ -153,3 +187,23 @@ def test_the_refusal_threshold_keeps_wrong_refusals_within_the_bound():
     figures = training.decided(model, dev, threshold)
     assert figures["wrongly_refused"] <= training.WRONGLY_REFUSED
     assert figures["refused_unanswerable"] >= 2 / 3  # the two judged lowest at least
+
+
+def test_questions_whose_answer_is_hidden_are_reported_not_trained_on():
+    dev = RECORDS[:12]
+    hidden = [
+        {**_record(b, 0.1, 0.8, False, answerable=False), "hidden": "paragraph"}
+        for b in (-3.0, -2.5, 2.5)
+    ]
+    record = training.fitted(RECORDS, dev, hidden)
+    assert record["model"] == training.fitted(RECORDS, dev)["model"]
+    assert record["thresholds"] == training.fitted(RECORDS, dev)["thresholds"]
+    reported = record["measured"]["dev_answer_hidden"]
+    assert reported["questions"] == 3
+    assert (
+        reported["refused"]
+        == training.decided(training.fit(RECORDS), hidden, record["thresholds"]["answer"])[
+            "refused_unanswerable"
+        ]
+    )
+    assert "dev_answer_hidden" not in training.fitted(RECORDS, dev)["measured"]

@@ -151,6 +151,16 @@ class Filters:
     def active(self) -> bool:
         return bool(self.source) or (self.period is not None and self.period.is_range)
 
+    @property
+    def hides_passages(self) -> bool:
+        """Whether some passages of the allowed articles are hidden (`allows_passage`)."""
+        return False
+
+    def allows_passage(self, doc_id: str, start: int, end: int) -> bool:
+        """Whether the passage `start:end` of an allowed article may be used: every one, unless
+        a subclass hides some (training: a question asked with its answer's paragraph gone)."""
+        return True
+
     def allows(self, document, spans=()) -> bool:
         """Whether an article (`rag.ingest.corpus.Document`) may be used. A period read from the
         question also lets in an article that writes a date of the period (`spans`, see

@@ -146,6 +146,9 @@ class Retriever:
             return []
         allowed = self.allowed_documents(filters)
         rows_allowed = None if allowed is None else self._rows(self._chunk_starts, allowed)
+        hidden = filters is not None and filters.hides_passages
+        if hidden:
+            rows_allowed = self._passages_allowed(filters, rows_allowed)
         if rows_allowed is not None and not len(rows_allowed):
             return []
         searchable = len(self.index.chunks) if rows_allowed is None else len(rows_allowed)
@@ -157,9 +160,14 @@ class Retriever:
             if query_vector is None:
                 query_vector = self.embedder.embed_query(question)
             pairs = self.index.vector_store.search(query_vector, depth, rows_allowed, allowed)
+            if hidden:  # Milvus filters by article only
+                usable = set(rows_allowed.tolist())
+                pairs = [(r, s) for r, s in pairs if r in usable]
             dense = {r: (rank, s) for rank, (r, s) in enumerate(pairs)}
             if self.mode == "hybrid" and len(self.index.sentences) <= SENTENCE_SCAN_LIMIT:
-                sentences = self._sentence_ranking(query_vector, depth, allowed)
+                sentences = self._sentence_ranking(
+                    query_vector, depth, allowed, rows_allowed if hidden else None
+                )
         if self.mode in ("hybrid", "bm25") and self.index.bm25 is not None:
             tokens = bm25_tokenize([question], ids=False)
             if tokens and tokens[0]:
@@ -220,6 +228,15 @@ class Retriever:
         ]
         return np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
 
+    def _passages_allowed(self, filters: Filters, rows: np.ndarray | None) -> np.ndarray:
+        """The chunk rows (of `rows`, or of the whole index) whose passage `filters` allows."""
+        chunks = self.index.chunks
+        rows = np.arange(len(chunks)) if rows is None else rows
+        keep = [
+            filters.allows_passage(chunks[r].doc_id, chunks[r].start, chunks[r].end) for r in rows
+        ]
+        return rows[np.asarray(keep, dtype=bool)] if len(rows) else rows
+
     def _prefer_recent(self, fused: dict[int, float]) -> None:
         """Boost newer articles' chunks (see RECENCY_WEIGHT)."""
         days = {
@@ -238,7 +255,11 @@ class Retriever:
                 fused[row] += bonus * (day - oldest + (span if newest == oldest else 0)) / span
 
     def _sentence_ranking(
-        self, query_vector: np.ndarray, depth: int, allowed: set[str] | None = None
+        self,
+        query_vector: np.ndarray,
+        depth: int,
+        allowed: set[str] | None = None,
+        chunk_rows: np.ndarray | None = None,
     ) -> dict:
         """Chunks ranked by their single best sentence: finds a fact buried in a long chunk.
 
@@ -256,11 +277,14 @@ class Retriever:
         count = min(depth * 2, len(scores))
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top], kind="stable")]
+        usable = None if chunk_rows is None else set(chunk_rows.tolist())
         ranking: dict[int, tuple[int, float]] = {}
         for row in top:
             if not np.isfinite(scores[row]):
                 break
             chunk_row = self._chunk_of_sentence(int(row))
+            if usable is not None and chunk_row not in usable:
+                continue
             if chunk_row is not None and chunk_row not in ranking:
                 ranking[chunk_row] = (len(ranking), float(scores[row]))
             if len(ranking) == depth:

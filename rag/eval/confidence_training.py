@@ -19,12 +19,14 @@ import numpy as np
 
 from rag.answering.confidence import FEATURES
 from rag.answering.periods import Filters
+from rag.text import fold
 
 SEED = 0
 ANSWERABLE = 250  # training questions asked with their article in the index
 WITHOUT_OWN = 75  # ... and without it: the 100 : 30 mix of the dev and test samples
 SURE_RIGHT = 0.9  # answers shown as sure must be right at least this often (on dev)
 WRONGLY_REFUSED = 0.08  # at most this share of dev's answerable questions may be refused
+ANSWER_HIDDEN = 50  # dev questions asked with their answer's paragraph hidden (reported only)
 BINS = 10  # of the expected calibration error
 
 
@@ -40,6 +42,45 @@ class WithoutArticle(Filters):
 
     def allows(self, document, spans=()) -> bool:
         return document.doc_id != self.excluded and super().allows(document, spans)
+
+
+@dataclass(frozen=True)
+class WithoutPassage(Filters):
+    """The filters that hide one passage of an article (the paragraph holding a question's
+    answer): the subject stays in the index, the fact is gone."""
+
+    doc_id: str = ""
+    start: int = 0
+    end: int = 0
+
+    @property
+    def active(self) -> bool:
+        return True
+
+    @property
+    def hides_passages(self) -> bool:
+        return True
+
+    def allows_passage(self, doc_id: str, start: int, end: int) -> bool:
+        return doc_id != self.doc_id or end <= self.start or start >= self.end
+
+
+def answer_paragraph(item: dict, article, text: str) -> WithoutPassage | None:
+    """The filters hiding the one paragraph of `article` that holds `item`'s answers, found
+    in the indexed `text` of the article; None when another paragraph holds one of them too, or
+    the paragraph is not found as is."""
+    answers = [fold(a) for a in item["answer_any"]]
+    holding = [p for p in article.paragraphs if any(a in fold(p) for a in answers)]
+    if len(holding) != 1 or (start := text.find(holding[0])) < 0:
+        return None
+    end = start + len(holding[0])
+    rest = fold(text[:start] + text[end:])
+    if any(a in rest for a in answers):
+        return None
+    return WithoutPassage(doc_id=item["doc_ids"][0], start=start, end=end)
+
+
+HIDDEN = {WithoutArticle: "article", WithoutPassage: "paragraph"}
 
 
 class Recorder:
@@ -62,33 +103,59 @@ class Recorder:
         return True
 
 
-def sample(items: list[dict], seed: int = SEED) -> list[tuple[dict, bool]]:
-    """The training questions, each with whether it is asked without its article."""
+def sample(items: list[dict], seed: int = SEED) -> list[tuple[dict, Filters | None]]:
+    """The training questions, each with the filters it is asked with: none, or its own
+    article left out."""
     answerable = [i for i in items if i["answerable"]]
     rng = random.Random(seed)
     chosen = rng.sample(answerable, min(ANSWERABLE + WITHOUT_OWN, len(answerable)))
-    return [(i, False) for i in chosen[:ANSWERABLE]] + [(i, True) for i in chosen[ANSWERABLE:]]
+    return [(i, None) for i in chosen[:ANSWERABLE]] + [
+        (i, WithoutArticle(excluded=i["doc_ids"][0])) for i in chosen[ANSWERABLE:]
+    ]
 
 
-def collect(retriever, llm, settings, asked: list[tuple[dict, bool]], progress=None) -> list[dict]:
-    """One record per question: the features the pipeline rated (None when it gave no
-    confidence: refused, or nothing judged), whether it answered, and whether rightly."""
+def without_answers(
+    items: list[dict], articles: dict, texts: dict[str, str], count: int, seed: int = SEED
+) -> list[tuple[dict, WithoutPassage]]:
+    """`count` questions of `items` (answerable, drawn with `seed`) each asked with the
+    paragraph holding its answer hidden (`answer_paragraph`; questions whose paragraph cannot
+    be hidden are passed over). `articles` and `texts` are by doc_id: the dataset's article
+    and its indexed text."""
+    answerable = [i for i in items if i["answerable"]]
+    asked = []
+    for item in random.Random(seed).sample(answerable, len(answerable)):
+        doc_id = item["doc_ids"][0]
+        filters = answer_paragraph(item, articles[doc_id], texts[doc_id])
+        if filters is not None:
+            asked.append((item, filters))
+        if len(asked) == count:
+            break
+    return asked
+
+
+def collect(
+    retriever, llm, settings, asked: list[tuple[dict, Filters | None]], progress=None
+) -> list[dict]:
+    """One record per question asked with its filters: the features the pipeline rated (None
+    when it gave no confidence: refused, or nothing judged), whether it answered, whether
+    rightly, and what was hidden from it ("article", "paragraph" or None)."""
     from rag.answering.answer import AnswerPipeline
     from rag.eval.verdicts import judge
 
     recorder = Recorder()
     pipeline = AnswerPipeline(retriever, llm, settings, confidence=recorder)
     records = []
-    for item, without_own in asked:
+    for item, filters in asked:
         recorder.rows.clear()
-        filters = WithoutArticle(excluded=item["doc_ids"][0]) if without_own else None
         answer = pipeline.ask(item["question"], filters=filters)
         verdict = judge(item, answer)
-        answerable = item["answerable"] and not without_own
+        hidden = HIDDEN.get(type(filters))
+        answerable = item["answerable"] and hidden is None
         records.append(
             {
                 "id": item["id"],
                 "answerable": answerable,
+                "hidden": hidden,
                 "refused": answer.refused,
                 "right": answerable and verdict.correct and verdict.cited,
                 "features": recorder.rows[-1] if recorder.rows else None,
@@ -175,6 +242,15 @@ def choose_answer(model, dev: list[dict]) -> float:
     return best
 
 
+def answer_hidden(model, records: list[dict], answer: float, sure: float) -> dict:
+    """How questions whose answer is not in the index fare: refused, shown as sure."""
+    given = probabilities(model, records)
+    return {
+        "refused": decided(model, records, answer)["refused_unanswerable"],
+        "shown_sure": round(float((given >= sure).sum() / len(records)), 3),
+    }
+
+
 def measured(model, records: list[dict], sure: float) -> dict:
     """Calibration of the answers given: expected calibration error, the share shown as sure
     and how often those are right, the Brier score."""
@@ -218,17 +294,22 @@ def train_confidence(dataset, settings, embedder, llm, work_dir, progress=None) 
     settings = dataclasses.replace(settings, factual_answers="judged")
     split, retriever = prepare(dataset, settings, embedder, work_dir, progress=False)
     train = collect(retriever, llm, settings, sample(split.all_questions("train")), progress)
-    dev = collect(retriever, llm, settings, [(i, False) for i in split.questions["dev"]], progress)
-    record = fitted(train, dev)
+    dev = collect(retriever, llm, settings, [(i, None) for i in split.questions["dev"]], progress)
+    texts = {doc_id: d.text for doc_id, d in retriever.index.documents.items()}
+    articles = {a.doc_id: a for a in split.articles["dev"]}
+    hidden = without_answers(split.all_questions("dev"), articles, texts, ANSWER_HIDDEN, SEED + 1)
+    hidden = collect(retriever, llm, settings, hidden, progress)
+    record = fitted(train, dev, hidden)
     record["trained_on"].update(
         {"dataset": Path(dataset).name, "judge": llm.name, "embedder": embedder.id}
     )
-    return {**record, "records": {"train": train, "dev": dev}}
+    return {**record, "records": {"train": train, "dev": dev, "dev_answer_hidden": hidden}}
 
 
-def fitted(train: list[dict], dev: list[dict]) -> dict:
+def fitted(train: list[dict], dev: list[dict], hidden: list[dict] = ()) -> dict:
     """The model fitted on `train` records, its thresholds chosen on `dev`'s, and what it
-    gives on both."""
+    gives on both, and on the `hidden` records (dev questions asked with the paragraph holding
+    their answer hidden: the subject is in the index, the fact is not)."""
     import platform
 
     import sklearn
@@ -255,5 +336,15 @@ def fitted(train: list[dict], dev: list[dict]) -> dict:
         "measured": {
             name: {**decided(model, records, answer), **measured(model, records, sure)}
             for name, records in (("train", train), ("dev", dev))
-        },
+        }
+        | (
+            {
+                "dev_answer_hidden": {
+                    "questions": len(hidden),
+                    **answer_hidden(model, hidden, answer, sure),
+                }
+            }
+            if hidden
+            else {}
+        ),
     }
