@@ -146,9 +146,10 @@ class Retriever:
             return []
         allowed = self.allowed_documents(filters)
         rows_allowed = None if allowed is None else self._rows(self._chunk_starts, allowed)
-        hidden = filters is not None and filters.hides_passages
-        if hidden:
+        usable = None  # the chunk rows left when some passages are hidden
+        if filters is not None and filters.hides_passages:
             rows_allowed = self._passages_allowed(filters, rows_allowed)
+            usable = set(rows_allowed.tolist())
         if rows_allowed is not None and not len(rows_allowed):
             return []
         searchable = len(self.index.chunks) if rows_allowed is None else len(rows_allowed)
@@ -160,14 +161,11 @@ class Retriever:
             if query_vector is None:
                 query_vector = self.embedder.embed_query(question)
             pairs = self.index.vector_store.search(query_vector, depth, rows_allowed, allowed)
-            if hidden:  # Milvus filters by article only
-                usable = set(rows_allowed.tolist())
+            if usable is not None:  # Milvus filters by article only
                 pairs = [(r, s) for r, s in pairs if r in usable]
             dense = {r: (rank, s) for rank, (r, s) in enumerate(pairs)}
             if self.mode == "hybrid" and len(self.index.sentences) <= SENTENCE_SCAN_LIMIT:
-                sentences = self._sentence_ranking(
-                    query_vector, depth, allowed, rows_allowed if hidden else None
-                )
+                sentences = self._sentence_ranking(query_vector, depth, allowed, usable)
         if self.mode in ("hybrid", "bm25") and self.index.bm25 is not None:
             tokens = bm25_tokenize([question], ids=False)
             if tokens and tokens[0]:
@@ -259,9 +257,10 @@ class Retriever:
         query_vector: np.ndarray,
         depth: int,
         allowed: set[str] | None = None,
-        chunk_rows: np.ndarray | None = None,
+        usable: set[int] | None = None,
     ) -> dict:
         """Chunks ranked by their single best sentence: finds a fact buried in a long chunk.
+        Only the `allowed` articles' sentences, and only `usable` chunk rows when given.
 
         A dot product over all sentence vectors; fine to about a million sentences (see
         SENTENCE_SCAN_LIMIT), past which it wants a FAISS index of its own.
@@ -277,7 +276,6 @@ class Retriever:
         count = min(depth * 2, len(scores))
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top], kind="stable")]
-        usable = None if chunk_rows is None else set(chunk_rows.tolist())
         ranking: dict[int, tuple[int, float]] = {}
         for row in top:
             if not np.isfinite(scores[row]):

@@ -4,7 +4,8 @@ Each sampled training question is answered by the product's own pipeline and bun
 once with its article in the index and once with it filtered out of the retrieval (every
 answer given then is wrong). The model's judgements of the answered questions, and whether each
 answer was right, are the training rows; the refusal threshold is chosen on dev, the "sure" one
-on train and dev.
+on train and dev. Dev questions asked with the paragraph holding their answer hidden are
+reported, not trained on.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from rag.answering.confidence import FEATURES
 from rag.answering.periods import Filters
-from rag.text import fold
+from rag.eval.verdicts import _plain
 
 SEED = 0
 ANSWERABLE = 250  # training questions asked with their article in the index
@@ -34,6 +36,7 @@ BINS = 10  # of the expected calibration error
 class WithoutArticle(Filters):
     """The filters that let every article through but one (a question's own)."""
 
+    hidden: ClassVar[str] = "article"  # what a training record says was hidden
     excluded: str = ""
 
     @property
@@ -49,6 +52,7 @@ class WithoutPassage(Filters):
     """The filters that hide one passage of an article (the paragraph holding a question's
     answer): the subject stays in the index, the fact is gone."""
 
+    hidden: ClassVar[str] = "paragraph"
     doc_id: str = ""
     start: int = 0
     end: int = 0
@@ -69,18 +73,15 @@ def answer_paragraph(item: dict, article, text: str) -> WithoutPassage | None:
     """The filters hiding the one paragraph of `article` that holds `item`'s answers, found
     in the indexed `text` of the article; None when another paragraph holds one of them too, or
     the paragraph is not found as is."""
-    answers = [fold(a) for a in item["answer_any"]]
-    holding = [p for p in article.paragraphs if any(a in fold(p) for a in answers)]
+    answers = [_plain(a) for a in item["answer_any"]]  # matched as `verdicts.judge` does
+    holding = [p for p in article.paragraphs if any(a in _plain(p) for a in answers)]
     if len(holding) != 1 or (start := text.find(holding[0])) < 0:
         return None
     end = start + len(holding[0])
-    rest = fold(text[:start] + text[end:])
+    rest = _plain(text[:start] + text[end:])
     if any(a in rest for a in answers):
         return None
     return WithoutPassage(doc_id=item["doc_ids"][0], start=start, end=end)
-
-
-HIDDEN = {WithoutArticle: "article", WithoutPassage: "paragraph"}
 
 
 class Recorder:
@@ -149,7 +150,7 @@ def collect(
         recorder.rows.clear()
         answer = pipeline.ask(item["question"], filters=filters)
         verdict = judge(item, answer)
-        hidden = HIDDEN.get(type(filters))
+        hidden = getattr(filters, "hidden", None)
         answerable = item["answerable"] and hidden is None
         records.append(
             {
@@ -319,6 +320,15 @@ def fitted(train: list[dict], dev: list[dict], hidden: list[dict] = ()) -> dict:
     # (docs/decisions/2026-12-06-quoted-neighbour.md).
     sure = max(choose_sure(model, train), choose_sure(model, dev))
     answer = choose_answer(model, dev)
+    measured_on = {
+        name: {**decided(model, records, answer), **measured(model, records, sure)}
+        for name, records in (("train", train), ("dev", dev))
+    }
+    if hidden:
+        measured_on["dev_answer_hidden"] = {
+            "questions": len(hidden),
+            **answer_hidden(model, hidden, answer, sure),
+        }
     return {
         "model": model.to_dict(),
         "thresholds": {"answer": round(answer, 6), "sure": round(sure, 6)},
@@ -333,18 +343,5 @@ def fitted(train: list[dict], dev: list[dict], hidden: list[dict] = ()) -> dict:
                 "scikit-learn": sklearn.__version__,
             },
         },
-        "measured": {
-            name: {**decided(model, records, answer), **measured(model, records, sure)}
-            for name, records in (("train", train), ("dev", dev))
-        }
-        | (
-            {
-                "dev_answer_hidden": {
-                    "questions": len(hidden),
-                    **answer_hidden(model, hidden, answer, sure),
-                }
-            }
-            if hidden
-            else {}
-        ),
+        "measured": measured_on,
     }
