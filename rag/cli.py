@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--limit", type=int, help="with --dataset: the first N answerable questions per split"
     )
     answers.add_argument(
+        "--translations",
+        help="with --dataset: ask the sampled questions this file translates, in its language "
+        "(JSON lines: id, question, answers, language; e.g. tests/data/piaf_en.jsonl)",
+    )
+    answers.add_argument(
         "--work-dir",
         default=".eval",
         help="with --dataset: where its corpus and index are kept between runs (default .eval/)",
@@ -543,6 +548,7 @@ def cmd_eval_answers(args, settings: Settings) -> int:
             splits,
             args.limit,
             progress,
+            args.translations,
         )
     else:
         questions = load_questions(args.questions)

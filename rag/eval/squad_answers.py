@@ -162,6 +162,28 @@ def write_corpus(articles: list[Article], folder: str | Path) -> Path:
     return folder
 
 
+def translated(items: list[dict], path: str | Path) -> list[dict]:
+    """The items that `path` translates, asked in its language: JSON lines of `id`, `question`,
+    `answers` (the gold answers in that language; the original ones still count) and
+    `language`."""
+    path = Path(path)
+    try:
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+        translations = {r["id"]: (r["question"], r["language"], list(r["answers"])) for r in rows}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path} is not a readable translations file ({exc}): give JSON lines of "
+            '{"id", "question", "answers", "language"}.'
+        ) from exc
+    asked = []
+    for item in items:
+        if item["id"] in translations:
+            question, language, answers = translations[item["id"]]
+            gold = [*answers, *item["answer_any"]] if item["answerable"] else []
+            asked.append(dict(item, question=question, language=language, answer_any=gold))
+    return asked
+
+
 def evaluate_dataset_answers(
     dataset: str | Path,
     settings,
@@ -171,11 +193,13 @@ def evaluate_dataset_answers(
     splits: tuple[str, ...] = SPLITS,
     limit: int | None = None,
     progress: bool = True,
+    translations: str | Path | None = None,
 ) -> dict[str, tuple[dict, list]]:
     """Index the corpus under `work_dir` (kept: re-runs embed nothing new), answer each split.
 
     Returns, per split, the summary and the verdicts. `limit` keeps the first N answerable and
     N * 3/10 held-out questions of each split (a quick look, not a score to report).
+    `translations` asks the sampled questions it translates, and those only (see `translated`).
     """
     from tqdm import tqdm
 
@@ -191,6 +215,8 @@ def evaluate_dataset_answers(
     results = {}
     for name in splits:
         items = split.questions[name]
+        if translations is not None:
+            items = translated(items, translations)
         if limit is not None:
             answerable = [i for i in items if i["answerable"]][:limit]
             held_out = [i for i in items if not i["answerable"]][: max(1, limit * 3 // 10)]
