@@ -164,6 +164,25 @@ def test_a_hidden_paragraph_is_never_retrieved_and_the_rest_of_its_article_is(re
     assert {h.chunk.doc_id for h in hits} == set(retriever.index.documents)
 
 
+def test_the_sentence_ranking_ranks_as_many_chunks_with_a_paragraph_hidden(retriever):
+    doc_id, document = next(iter(retriever.index.documents.items()))
+    paragraphs = [p for p in document.text.split("\n") if p.strip()]
+    hidden = max(paragraphs[1:], key=len)
+    start = document.text.index(hidden)
+    filters = training.WithoutPassage(doc_id=doc_id, start=start, end=start + len(hidden))
+    rows = {
+        r
+        for r, c in enumerate(retriever.index.chunks)
+        if not filters.allows_passage(c.doc_id, c.start, c.end)
+    }
+    vector = retriever.embedder.embed_query(" ".join(hidden.split()[:12]))
+    depth = 3
+    full = retriever._sentence_ranking(vector, depth)
+    assert rows & set(full), "the hidden paragraph's sentences rank first unhidden"
+    ranking = retriever._sentence_ranking(vector, depth, hidden=rows)
+    assert len(ranking) == depth and not rows & set(ranking)
+
+
 def test_only_a_paragraph_that_alone_holds_the_answer_is_hidden():
     from rag.eval.squad_answers import Article
 

@@ -146,10 +146,12 @@ class Retriever:
             return []
         allowed = self.allowed_documents(filters)
         rows_allowed = None if allowed is None else self._rows(self._chunk_starts, allowed)
-        usable = None  # the chunk rows left when some passages are hidden
+        usable, hidden = None, set()  # the chunk rows left, and hidden, by passage filters
         if filters is not None and filters.hides_passages:
-            rows_allowed = self._passages_allowed(filters, rows_allowed)
+            before = np.arange(len(self.index.chunks)) if rows_allowed is None else rows_allowed
+            rows_allowed = self._passages_allowed(filters, before)
             usable = set(rows_allowed.tolist())
+            hidden = set(before.tolist()) - usable
         if rows_allowed is not None and not len(rows_allowed):
             return []
         searchable = len(self.index.chunks) if rows_allowed is None else len(rows_allowed)
@@ -165,7 +167,7 @@ class Retriever:
                 pairs = [(r, s) for r, s in pairs if r in usable]
             dense = {r: (rank, s) for rank, (r, s) in enumerate(pairs)}
             if self.mode == "hybrid" and len(self.index.sentences) <= SENTENCE_SCAN_LIMIT:
-                sentences = self._sentence_ranking(query_vector, depth, allowed, usable)
+                sentences = self._sentence_ranking(query_vector, depth, allowed, hidden)
         if self.mode in ("hybrid", "bm25") and self.index.bm25 is not None:
             tokens = bm25_tokenize([question], ids=False)
             if tokens and tokens[0]:
@@ -257,10 +259,10 @@ class Retriever:
         query_vector: np.ndarray,
         depth: int,
         allowed: set[str] | None = None,
-        usable: set[int] | None = None,
+        hidden: frozenset[int] | set[int] = frozenset(),
     ) -> dict:
         """Chunks ranked by their single best sentence: finds a fact buried in a long chunk.
-        Only the `allowed` articles' sentences, and only `usable` chunk rows when given.
+        Only the `allowed` articles' sentences, none of the `hidden` chunk rows.
 
         A dot product over all sentence vectors; fine to about a million sentences (see
         SENTENCE_SCAN_LIMIT), past which it wants a FAISS index of its own.
@@ -273,6 +275,11 @@ class Retriever:
             rows = self._rows(self._sentence_starts, allowed)
             masked[rows] = scores[rows]
             scores = masked
+        if hidden:
+            documents = {self.index.chunks[r].doc_id for r in hidden}
+            for row in self._rows(self._sentence_starts, documents):
+                if self._chunk_of_sentence(int(row)) in hidden:
+                    scores[row] = -np.inf
         count = min(depth * 2, len(scores))
         top = np.argpartition(-scores, count - 1)[:count]
         top = top[np.argsort(-scores[top], kind="stable")]
@@ -281,8 +288,6 @@ class Retriever:
             if not np.isfinite(scores[row]):
                 break
             chunk_row = self._chunk_of_sentence(int(row))
-            if usable is not None and chunk_row not in usable:
-                continue
             if chunk_row is not None and chunk_row not in ranking:
                 ranking[chunk_row] = (len(ranking), float(scores[row]))
             if len(ranking) == depth:
