@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from rag.answering import confidence
-from rag.answering.answer import AnswerPipeline
+from rag.answering import confidence, prompts, summaries
+from rag.answering.answer import AnswerPipeline, Draft
 from rag.answering.decisions import Model
-from rag.answering.retrieval import Evidence
+from rag.answering.retrieval import Evidence, Retriever
 from rag.config import Settings
-from tests.conftest import ScriptedLLM, json_reply
+from tests.conftest import HashingEmbedder, ScriptedLLM, json_reply
 
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4, factual_answers="judged")
 QUESTION = "Avec quel pays africain la Chine s'est-elle associée ?"
@@ -71,12 +71,107 @@ def test_a_model_that_cannot_judge_writes_the_answer_without_a_confidence(retrie
     assert answer.confidence is None and answer.confidence_label is None
 
 
-def test_a_question_in_another_language_than_its_passages_is_judged_then_written(retriever):
-    llm = Judging(lambda passages: [1.0] * len(passages))
-    AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(
-        "Which African country did China partner with?"
-    )
-    assert len(llm.judged) == 1 and len(llm.prompts) == 1  # the model translates
+ENGLISH = "Which African country did China partner with?"
+TRANSLATION = "China partnered with Zambia to launch this AI initiative."
+
+
+class Translating(Judging):
+    """Judges all passages alike, translates the English question into QUESTION, and any
+    passage into `translation` (recording what it translated)."""
+
+    def __init__(self, translation=TRANSLATION):
+        super().__init__(lambda passages: [1.0] * len(passages), reply=self._reply)
+        self.translation = translation
+        self.asked: list[str] = []
+        self.translated: list[str] = []
+
+    def judge(self, system, asked, passages, ask):
+        self.asked.append(asked)
+        return super().judge(system, asked, passages, ask)
+
+    def _reply(self, messages):
+        system = messages[0]["content"]
+        if system == prompts.TRANSLATE_QUESTION_PROMPTS["fr"]:
+            return QUESTION
+        if system == prompts.TRANSLATE_PASSAGE["en"]:
+            self.translated.append(messages[-1]["content"])
+            return self.translation
+        return json_reply([])
+
+
+class Understanding(HashingEmbedder):
+    """Embeds a translation as the text it translates, as a multilingual model would."""
+
+    def __init__(self, meanings: dict[str, str]):
+        super().__init__()
+        self.meanings = meanings
+
+    def embed_batch(self, texts, is_query):
+        return super().embed_batch([self.meanings.get(t, t) for t in texts], is_query)
+
+
+def translating_pipeline(retriever) -> tuple[AnswerPipeline, Translating]:
+    """A pipeline whose model translates faithfully, as its embedder sees it."""
+    llm = Translating()
+    meanings = {}
+    reading = Retriever(retriever.index, Understanding(meanings))
+    original = llm._reply
+
+    def understood(messages):
+        reply = original(messages)
+        if reply == TRANSLATION:
+            meanings[TRANSLATION] = llm.translated[-1]
+        return reply
+
+    llm.reply = understood
+    return AnswerPipeline(reading, llm, SETTINGS, confidence=ALWAYS), llm
+
+
+def test_a_question_in_another_language_is_judged_in_the_articles_and_its_quote_translated(
+    retriever,
+):
+    pipeline, llm = translating_pipeline(retriever)
+    answer = pipeline.ask(ENGLISH)
+    assert QUESTION in llm.asked[0]  # judged in French, as the confidence was trained
+    assert len(llm.prompts) == 2  # the question and the quote translated; nothing written
+    assert answer.text.startswith(TRANSLATION.rstrip(".")) and answer.language == "en"
+    assert answer.confidence is not None
+    assert len(answer.sources) == 1 and answer.sources[0].text == llm.translated[0]
+
+
+@pytest.mark.parametrize(
+    "translation",
+    [
+        "La Chine s'est associée à la Zambie pour lancer cette initiative.",  # still French
+        "China partnered with Zambia in 2019 to launch this AI initiative.",  # a number added
+        TRANSLATION,  # in English, but the embedder finds it far from the passage
+    ],
+)
+def test_a_translation_that_fails_its_checks_leaves_the_answer_to_the_model(retriever, translation):
+    llm = Translating(translation)
+    AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(ENGLISH)
+    assert len(llm.judged) == 1 and len(llm.translated) == 1
+    assert len(llm.prompts) == 3  # the question, the quote, then the written answer
+
+
+def test_a_passage_is_translated_unless_the_reply_is_another_language_or_adds_a_number():
+    llm = ScriptedLLM(lambda messages: TRANSLATION)
+    *_, reply = summaries.translating(llm, "La Chine et la Zambie.", "en", 80)
+    assert reply == TRANSLATION
+    assert summaries.checked_translation(reply, "La Chine et la Zambie.", "en") == TRANSLATION
+    assert summaries.checked_translation(reply, "La Chine et la Zambie.", "fr") is None
+    added = "In 2019, China partnered with Zambia."
+    assert summaries.checked_translation(added, "En 2020, la Chine et la Zambie.", "en") is None
+    assert summaries.checked_translation(added, "En 2019, la Chine et la Zambie.", "en")
+
+
+def test_the_translated_quote_is_shown_as_it_is_written(retriever):
+    pipeline, _llm = translating_pipeline(retriever)
+    events = list(pipeline.stream(ENGLISH))
+    drafts, answer = [e.text for e in events[:-1]], events[-1]
+    assert drafts and all(isinstance(e, Draft) for e in events[:-1])
+    assert drafts[-1] == TRANSLATION and TRANSLATION.startswith(drafts[0])
+    assert answer.timings["first_token"] < answer.timings["total"]
 
 
 def test_the_model_writes_unless_judged_answers_are_chosen(retriever):

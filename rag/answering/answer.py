@@ -213,19 +213,27 @@ class AnswerPipeline:
             summary = self._summary(kind, question, language, asked_in, llm, settings, filters)
             yield from (e if isinstance(e, Draft) else finish(e) for e in summary)
             return
-        retrieval = self.retrieve(question, settings, filters, asked_in)
+        # A question in another language than the articles' is searched and judged in theirs
+        # (what the ranker and the confidence were trained on); the quote is translated back.
+        searched, searched_in = question, asked_in
+        if settings.factual_answers == "judged" and self.confidence.fits(llm.name):
+            translated = self._in_corpus_language(question, asked_in, llm)
+            if translated is not None:
+                searched, searched_in = translated, self._corpus_language()
+        retrieval = self.retrieve(searched, settings, filters, searched_in)
         timings["retrieve"] = retrieval.seconds
         builder = self._builder(question, language, llm, timings, retrieval.evidence, filters)
+        builder.asked = searched
         judging = time.perf_counter()
-        odds = self.judgements(builder.evidence, question, asked_in, llm)
+        odds = self.judgements(builder.evidence, searched, searched_in, llm)
         timings["judge"] = time.perf_counter() - judging
         if odds is not None:  # answered or refused by the learned decision
-            known = confidence_measures(odds, builder.evidence, asked_in)
+            known = confidence_measures(odds, builder.evidence, searched_in)
             builder.confidence = self.confidence.probability(known)
             builder.confidence_label = self.confidence.label(builder.confidence)
             refused = builder.confidence < self.confidence.answer
         else:  # a backend that cannot judge its passages: the cosine gate decides
-            refused = retrieval.best_score < _gate(settings, asked_in, retrieval)
+            refused = retrieval.best_score < _gate(settings, searched_in, retrieval)
         if not retrieval.evidence or refused:
             yield finish(builder.refusal())
             return
@@ -233,10 +241,13 @@ class AnswerPipeline:
             yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language]))
             return
         if odds is not None and settings.factual_answers == "judged":
-            judged = self.judged(builder, odds, language)
-            if judged is not None:
-                yield finish(judged)
-                return
+            for event in self.judged(builder, odds, language, llm, settings):
+                if isinstance(event, Answer):
+                    yield finish(event)
+                    return
+                if timings["first_token"] is None:
+                    timings["first_token"] = time.perf_counter() - started
+                yield event
 
         messages = prompts.build_messages(question, retrieval.evidence, language)
         schema = prompts.answer_schema(len(retrieval.evidence))
@@ -380,14 +391,33 @@ class AnswerPipeline:
             log.warning("%s could not judge the passages: %s", llm.name, exc)
             return None
 
-    def judged(self, builder: _Builder, odds: list[float], language: str) -> Answer | None:
+    def judged(
+        self, builder: _Builder, odds: list[float], language: str, llm: LLM, settings: Settings
+    ) -> Iterator[Draft | Answer]:
         """The judged passages that pass the answer checks, best judged first: the first one
-        quoted when it is in the answer's language; None otherwise (the model then writes)."""
+        quoted when it is in the answer's language, else its quote translated by the model
+        (yielding `Draft`s as it writes). Ends without an `Answer` when none passes or the
+        translation fails its checks: the model then writes."""
         judged = sorted(zip(odds, builder.evidence), key=lambda pair: -pair[0])
         usable = [e for _, e in judged if builder._answers(e.text, builder._article(e))]
-        if not usable or usable[0].language != language:
-            return None
-        return builder.quoting(usable[:1])
+        if not usable:
+            return
+        if usable[0].language == language:
+            yield builder.quoting(usable[:1])
+            return
+        quote = usable[0].as_quoted()
+        reply = ""
+        try:
+            for reply in summaries.translating(llm, quote.text, language, settings.max_tokens):
+                yield Draft(reply)
+        except LLMError as exc:
+            log.warning("%s could not translate the quote: %s", llm.name, exc)
+            return
+        text = summaries.checked_translation(reply, quote.text, language)
+        if text is None or not _translates(self.retriever.embedder, text, quote.text):
+            return
+        builder.evidence = [quote if e.number == quote.number else e for e in builder.evidence]
+        yield builder._answer([Sentence(text, [quote.number])], None)
 
     def _in_corpus_language(self, question: str, asked_in: str, llm: LLM) -> str | None:
         """The question translated by the model into the articles' language, when it is
@@ -741,6 +771,12 @@ def _close(embedder, text: str, evidence: Evidence) -> bool:
         return False
     vector = embedder.embed_batch([text], is_query=False)[0]
     return float(vector @ evidence.vector) >= SUPPORT_COSINE
+
+
+def _translates(embedder, translation: str, text: str) -> bool:
+    """Whether a translation means what the text says, by e5 cosine (across languages)."""
+    vectors = embedder.embed_batch([translation, text], is_query=False)
+    return float(vectors[0] @ vectors[1]) >= SUPPORT_COSINE
 
 
 def _cite(text: str, numbers: list[int]) -> str:

@@ -128,6 +128,15 @@ TRANSLATE_QUESTIONS = {
     "en": "Translate this source into one sentence.",
 }
 
+# Asked of the model for a factual question in another language than its articles: the
+# passage judged best, translated into the question's language.
+TRANSLATE_PASSAGE = {
+    "fr": "Traduis en français le passage de l'utilisateur. Garde les noms, les nombres et les "
+    "dates tels quels. Réponds par la traduction seule.",
+    "en": "Translate the user's passage into English. Keep names, numbers and dates as they "
+    "are. Reply with the translation only.",
+}
+
 # Asked of the model when a broad question is in another language than the articles: the
 # question in the articles' language, whose subject words are then looked for in them.
 TRANSLATE_QUESTION_PROMPTS = {

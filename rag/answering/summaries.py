@@ -636,6 +636,27 @@ def question_in(llm, question: str, language: str) -> str | None:
     return reply if detect_language(reply, fallback="") == language else None
 
 
+def translating(llm, text: str, language: str, max_tokens: int) -> Iterator[str]:
+    """The model's translation of `text` into `language`, as far as it has written it."""
+    messages = [
+        {"role": "system", "content": prompts.TRANSLATE_PASSAGE[language]},
+        {"role": "user", "content": text},
+    ]
+    reply = ""
+    for piece in llm.stream(messages, None, 0.0, max_tokens):
+        reply += piece
+        if reply.strip():
+            yield " ".join(reply.split())
+
+
+def checked_translation(reply: str, text: str, language: str) -> str | None:
+    """The model's translation of `text`, or None when it is in another language than
+    `language` or says a number the text does not."""
+    if not reply or detect_language(reply, fallback="") != language:
+        return None
+    return reply if numbers(reply) <= numbers(text) else None
+
+
 def translated_point(
     llm, passage: Evidence, language: str, checker: PointChecker, temperature: float = 0.0
 ) -> Point | None:
