@@ -59,6 +59,7 @@ DEFAULT_MAX_LOADED_MODELS = 2
 DEFAULT_PROMPT_STATE_MB = 256
 SUMMARY_POINTS = ("quotes", "written")
 FACTUAL_ANSWERS = ("model", "judged")
+CROSS_LANGUAGE_ANSWERS = ("written", "translated")
 LANGUAGES = ("auto", "fr", "en")
 
 
@@ -118,6 +119,10 @@ class Settings:
     factual_answers: how a fact asked in the articles' language is answered: judged (the LLM
         judges which of the two best passages answers, and that passage is quoted) or model (the
         LLM writes the answer from the evidence)
+    cross_language_answers: how a fact asked in another language than the articles' is
+        answered (with judged answers): written (judged in the question's language, the LLM
+        writes from the passages) or translated (the question translated into the articles'
+        language, judged there, and the judged passage translated back)
     """
 
     index_dir: str = DEFAULT_INDEX_DIR
@@ -151,6 +156,7 @@ class Settings:
     prompt_state_dir: str = ""  # "" = prompt-states/ in the model cache
     summary_points: str = "quotes"
     factual_answers: str = "judged"
+    cross_language_answers: str = "written"
 
     def __post_init__(self) -> None:
         if self.index_backend:
@@ -169,6 +175,7 @@ class Settings:
         for name, choices in (
             ("summary_points", SUMMARY_POINTS),
             ("factual_answers", FACTUAL_ANSWERS),
+            ("cross_language_answers", CROSS_LANGUAGE_ANSWERS),
             ("language", LANGUAGES),
         ):
             value = getattr(self, name)

@@ -11,6 +11,7 @@ from rag.config import Settings
 from tests.conftest import HashingEmbedder, ScriptedLLM, json_reply
 
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4, factual_answers="judged")
+TRANSLATED = SETTINGS.replace(cross_language_answers="translated")
 QUESTION = "Avec quel pays africain la Chine s'est-elle associée ?"
 
 
@@ -124,7 +125,7 @@ def translating_pipeline(retriever) -> tuple[AnswerPipeline, Translating]:
         return reply
 
     llm.reply = understood
-    return AnswerPipeline(reading, llm, SETTINGS, confidence=ALWAYS), llm
+    return AnswerPipeline(reading, llm, TRANSLATED, confidence=ALWAYS), llm
 
 
 def test_a_question_in_another_language_is_judged_in_the_articles_and_its_quote_translated(
@@ -149,7 +150,7 @@ def test_a_question_in_another_language_is_judged_in_the_articles_and_its_quote_
 )
 def test_a_translation_that_fails_its_checks_leaves_the_answer_to_the_model(retriever, translation):
     llm = Translating(translation)
-    AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(ENGLISH)
+    AnswerPipeline(retriever, llm, TRANSLATED, confidence=ALWAYS).ask(ENGLISH)
     assert len(llm.judged) == 1 and len(llm.translated) == 1
     assert len(llm.prompts) == 3  # the question, the quote, then the written answer
 
@@ -300,3 +301,20 @@ def test_the_judged_quote_cites_the_span_it_shows(retriever):
     assert source.text == retriever.index.documents[source.doc_id].text[source.start : source.end]
     assert " ".join(source.text.split()).rstrip(" .") in answer.text
     assert llm.judged[0][0] in source.text
+
+
+@pytest.mark.parametrize("asked", [None, "Quel était le cours de l'action Nvidia ?"])
+def test_the_answer_checks_look_for_the_question_as_searched_without_its_period(retriever, asked):
+    question = "Quel était le cours de l'action Nvidia à la fin de 2024 ?"
+    pipeline = AnswerPipeline(retriever, ScriptedLLM(json_reply([])), SETTINGS)
+    filters = pipeline.resolve_filters(question)
+    assert filters.period is not None
+    builder = pipeline._builder(question, "fr", pipeline.llm, {}, [], filters, asked=asked)
+    assert "2024" not in builder.asked and "Nvidia" in builder.asked
+
+
+def test_by_default_a_question_in_another_language_is_judged_as_asked_and_written(retriever):
+    llm = Translating()
+    AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(ENGLISH)
+    assert ENGLISH in llm.asked[0] and not llm.translated
+    assert len(llm.prompts) == 1  # the answer written; no translation asked

@@ -216,14 +216,19 @@ class AnswerPipeline:
         # A question in another language than the articles' is searched and judged in theirs
         # (what the ranker and the confidence were trained on); the quote is translated back.
         searched, searched_in = question, asked_in
-        if settings.factual_answers == "judged" and self.confidence.fits(llm.name):
+        if (
+            settings.factual_answers == "judged"
+            and settings.cross_language_answers == "translated"
+            and self.confidence.fits(llm.name)
+        ):
             translated = self._in_corpus_language(question, asked_in, llm)
             if translated is not None:
                 searched, searched_in = translated, self._corpus_language()
         retrieval = self.retrieve(searched, settings, filters, searched_in)
         timings["retrieve"] = retrieval.seconds
-        builder = self._builder(question, language, llm, timings, retrieval.evidence, filters)
-        builder.asked = searched
+        builder = self._builder(
+            question, language, llm, timings, retrieval.evidence, filters, asked=searched
+        )
         judging = time.perf_counter()
         odds = self.judgements(builder.evidence, searched, searched_in, llm)
         timings["judge"] = time.perf_counter() - judging
@@ -395,15 +400,18 @@ class AnswerPipeline:
         self, builder: _Builder, odds: list[float], language: str, llm: LLM, settings: Settings
     ) -> Iterator[Draft | Answer]:
         """The judged passages that pass the answer checks, best judged first: the first one
-        quoted when it is in the answer's language, else its quote translated by the model
-        (yielding `Draft`s as it writes). Ends without an `Answer` when none passes or the
-        translation fails its checks: the model then writes."""
+        quoted when it is in the answer's language, else (`cross_language_answers =
+        "translated"`) its quote translated by the model, yielding `Draft`s as it writes.
+        Ends without an `Answer` when none passes or the translation fails its checks: the
+        model then writes."""
         judged = sorted(zip(odds, builder.evidence), key=lambda pair: -pair[0])
         usable = [e for _, e in judged if builder._answers(e.text, builder._article(e))]
         if not usable:
             return
         if usable[0].language == language:
             yield builder.quoting(usable[:1])
+            return
+        if settings.cross_language_answers != "translated":
             return
         quote = usable[0].as_quoted()
         reply = ""
@@ -434,9 +442,17 @@ class AnswerPipeline:
             return None
 
     def _builder(
-        self, question: str, language: str, llm: LLM, timings: dict, evidence, filters: Filters
+        self,
+        question: str,
+        language: str,
+        llm: LLM,
+        timings: dict,
+        evidence,
+        filters: Filters,
+        asked: str | None = None,
     ) -> _Builder:
-        """The answer builder of one question, with what its checks and notices need."""
+        """The answer builder of one question, with what its checks and notices need; `asked`
+        is the question as searched (translated into the articles' language), if not as is."""
         builder = _Builder(
             question=question,
             language=language,
@@ -448,9 +464,10 @@ class AnswerPipeline:
         documents = self.retriever.index.documents
         builder.article_text = lambda doc_id: documents[doc_id].text if doc_id in documents else ""
         builder.filter_notice = self._undated_notice(filters, language)
+        builder.asked = asked or question
         period = filters.period
         if period is not None and period.is_range and period.origin == "question":
-            builder.asked = without_period(question)  # the period already chose the articles
+            builder.asked = without_period(builder.asked)  # the period already chose the articles
         return builder
 
     def retrieve(
