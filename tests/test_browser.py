@@ -76,7 +76,7 @@ def ask(page, question: str) -> list[str]:
 
 def test_french_question_gets_a_cited_answer_whose_citation_opens_the_passage(browser, app_url):
     page = open_page(browser, app_url, "fr-FR")
-    assert page.get_by_role("button", name="Envoyer").is_visible()  # French labels
+    page.get_by_role("button", name="Envoyer").wait_for()  # French labels (set after load)
     shown = ask(page, "Avec quel pays africain la Chine s'est-elle associée ?")
     assert "Zambie" in shown[-1]
     assert "sûr" in shown[-1] or "incertain" in shown[-1]  # how sure, in a word and a number
@@ -102,7 +102,7 @@ def test_english_question_streams_an_english_answer_and_refusals_look_like_refus
     browser, app_url
 ):
     page = open_page(browser, app_url, "en-US")
-    assert page.get_by_role("button", name="Send").is_visible()  # English labels
+    page.get_by_role("button", name="Send").wait_for()  # English labels (set after load)
     shown = ask(page, "Which African country did China partner with for its AI plan?")
     assert len(shown) >= 2, f"the translated answer was not streamed: {shown}"
     answer = shown[-1]
