@@ -148,13 +148,19 @@ def test_a_question_asked_without_its_article_is_never_right(retriever):
     assert article not in allowed and len(allowed) == len(retriever.index.documents) - 1
 
 
-def test_a_hidden_paragraph_is_never_retrieved_and_the_rest_of_its_article_is(retriever):
+def _longest_paragraph_hidden(retriever) -> tuple[str, training.WithoutPassage, str]:
+    """The first article's longest paragraph after its title: the article, the filters hiding
+    it, and a question made of its first words."""
     doc_id, document = next(iter(retriever.index.documents.items()))
     paragraphs = [p for p in document.text.split("\n") if p.strip()]
     hidden = max(paragraphs[1:], key=len)
     start = document.text.index(hidden)
     filters = training.WithoutPassage(doc_id=doc_id, start=start, end=start + len(hidden))
-    question = " ".join(hidden.split()[:12])
+    return doc_id, filters, " ".join(hidden.split()[:12])
+
+
+def test_a_hidden_paragraph_is_never_retrieved_and_the_rest_of_its_article_is(retriever):
+    doc_id, filters, question = _longest_paragraph_hidden(retriever)
     seen = retriever.search(question, k=len(retriever.index.chunks))
     assert any(h.chunk.doc_id == doc_id and h.chunk.start < filters.end for h in seen)
     hits = retriever.search(question, k=len(retriever.index.chunks), filters=filters)
@@ -165,17 +171,13 @@ def test_a_hidden_paragraph_is_never_retrieved_and_the_rest_of_its_article_is(re
 
 
 def test_the_sentence_ranking_ranks_as_many_chunks_with_a_paragraph_hidden(retriever):
-    doc_id, document = next(iter(retriever.index.documents.items()))
-    paragraphs = [p for p in document.text.split("\n") if p.strip()]
-    hidden = max(paragraphs[1:], key=len)
-    start = document.text.index(hidden)
-    filters = training.WithoutPassage(doc_id=doc_id, start=start, end=start + len(hidden))
+    _doc_id, filters, question = _longest_paragraph_hidden(retriever)
     rows = {
         r
         for r, c in enumerate(retriever.index.chunks)
         if not filters.allows_passage(c.doc_id, c.start, c.end)
     }
-    vector = retriever.embedder.embed_query(" ".join(hidden.split()[:12]))
+    vector = retriever.embedder.embed_query(question)
     depth = 3
     full = retriever._sentence_ranking(vector, depth)
     assert rows & set(full), "the hidden paragraph's sentences rank first unhidden"

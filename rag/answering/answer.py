@@ -213,8 +213,9 @@ class AnswerPipeline:
             summary = self._summary(kind, question, language, asked_in, llm, settings, filters)
             yield from (e if isinstance(e, Draft) else finish(e) for e in summary)
             return
-        # A question in another language than the articles' is searched and judged in theirs
-        # (what the ranker and the confidence were trained on); the quote is translated back.
+        # With cross_language_answers = "translated", a question in another language than the
+        # articles' is searched and judged in theirs (what the ranker and the confidence were
+        # trained on); the quote is translated back (see `judged`).
         searched, searched_in = question, asked_in
         if (
             settings.factual_answers == "judged"
