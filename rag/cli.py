@@ -211,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     confidence.add_argument(
         "-o", "--output", help="where to write the model (default: the shipped file)"
     )
+    confidence.add_argument(
+        "--translations",
+        help="JSON lines translating the questions (e.g. tests/data/piaf_en.jsonl): fits the "
+        "model for answers whose passage is in another language than the question, kept beside "
+        "the same-language one already in the output file",
+    )
     confidence.set_defaults(handler=cmd_eval_train_confidence)
 
     models = commands.add_parser("models", parents=[common], help="list LLM backends")
@@ -511,15 +517,31 @@ def cmd_eval_train_confidence(args, settings: Settings) -> int:
 
     service = Service(settings)
     work_dir = Path(args.work_dir) / Path(args.dataset).stem
+    output = Path(args.output) if args.output else confidence.PARAMETERS
+    if args.translations:
+        kept = confidence.load(output).record  # fails clearly before an hour of answering
     with tqdm(desc="answering", unit="q", disable=not sys.stderr.isatty()) as bar:
         record = train_confidence(
-            args.dataset, settings, service.embedder, service.llm, work_dir, bar.update
+            args.dataset,
+            settings,
+            service.embedder,
+            service.llm,
+            work_dir,
+            bar.update,
+            args.translations,
         )
     records = record.pop("records")
-    (work_dir / "confidence-records.json").write_text(json.dumps(records, indent=1))
-    output = Path(args.output) if args.output else confidence.PARAMETERS
+    name = "confidence-records-across.json" if args.translations else "confidence-records.json"
+    (work_dir / name).write_text(json.dumps(records, indent=1))
+    if args.translations:
+        record = confidence.with_across(kept, record)
+        measured = {"across": record["across"]["measured"]}
+    else:  # the model across languages, if any, is kept
+        measured = record["measured"]
+        if output.is_file() and "across" in (previous := json.loads(output.read_text())):
+            record["across"] = previous["across"]
     confidence.save(record, output)
-    print(json.dumps({"written": str(output), **record["measured"]}, indent=1))
+    print(json.dumps({"written": str(output), **measured}, indent=1))
     return 0
 
 

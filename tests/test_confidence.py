@@ -228,3 +228,76 @@ def test_questions_whose_answer_is_hidden_are_reported_not_trained_on():
         ]
     )
     assert "dev_answer_hidden" not in training.fitted(RECORDS, dev)["measured"]
+
+
+def test_a_model_across_languages_is_saved_beside_the_first_and_hashed_on_its_own(tmp_path):
+    first = training.fitted(RECORDS, RECORDS[:12])
+    across = {**training.fitted(RECORDS[:12], RECORDS[:12]), "trained_on": {"translations": "x"}}
+    path = tmp_path / "confidence.json"
+    confidence.save(confidence.with_across(first, across), path)
+    loaded = confidence.load(path)
+    assert loaded.across is not None and loaded.across.across is None
+    assert loaded.record["parameters_sha256"] == parameters_digest(first, confidence.FITTED)
+    kept = loaded.across.record
+    assert kept["parameters_sha256"] == parameters_digest(kept, confidence.FITTED)
+    assert loaded.model.to_dict() == first["model"]
+
+
+def test_the_shipped_model_across_languages_matches_its_recorded_hash():
+    across = confidence.load().across
+    if across is None:
+        pytest.skip("no model across languages shipped")
+    record = across.record
+    assert record["parameters_sha256"] == parameters_digest(record, confidence.FITTED)
+    assert record["trained_on"]["translations"] and len(record["trained_on"]["data_sha256"]) == 64
+    assert 0.0 <= across.answer < across.sure <= 1.0
+
+
+def test_translated_training_questions_keep_their_filters(tmp_path):
+    path = tmp_path / "en.jsonl"
+    path.write_text(
+        '{"id": "a", "question": "Who?", "answers": ["Liang"], "language": "en"}\n'
+        '{"id": "c", "question": "Where?", "answers": [], "language": "en"}\n'
+    )
+    items = [
+        {"id": n, "question": "Qui ?", "answerable": True, "answer_any": ["L"], "doc_ids": [n]}
+        for n in "abc"
+    ]
+    asked = [(items[0], None), (items[1], None), (items[2], training.WithoutArticle(excluded="c"))]
+    translated = training.in_translation(asked, path)
+    assert [(i["id"], i["question"], f) for i, f in translated] == [
+        ("a", "Who?", None),
+        ("c", "Where?", training.WithoutArticle(excluded="c")),
+    ]
+    assert translated[0][0]["answer_any"] == ["Liang", "L"] and translated[0][0]["language"] == "en"
+
+
+def test_training_across_languages_keeps_the_shipped_model_and_retraining_keeps_across(
+    tmp_path, monkeypatch
+):
+    import json
+
+    from rag import cli, service
+
+    class Parts:  # no model or embedder is loaded: training is stood in for below
+        def __init__(self, settings):
+            self.embedder = self.llm = None
+
+    def trained(dataset, settings, embedder, llm, work_dir, progress, translations=None):
+        rows = [{**r, "right": not r["right"]} for r in RECORDS] if translations else RECORDS
+        work_dir.mkdir(parents=True, exist_ok=True)
+        return {**training.fitted(rows, RECORDS[:12]), "records": {"train": rows}}
+
+    monkeypatch.setattr(service, "Service", Parts)
+    monkeypatch.setattr(training, "train_confidence", trained)
+    output = tmp_path / "confidence.json"
+    common = ["eval", "train-confidence", "--dataset", "piaf.json", "--work-dir", str(tmp_path)]
+    assert cli.main([*common, "-o", str(output)]) == 0
+    first = json.loads(output.read_text())
+    assert cli.main([*common, "-o", str(output), "--translations", "en.jsonl"]) == 0
+    both = json.loads(output.read_text())
+    assert both["model"] == first["model"] and both["across"]["model"] != first["model"]
+    assert (tmp_path / "piaf" / "confidence-records-across.json").is_file()
+    assert cli.main([*common, "-o", str(output)]) == 0
+    assert json.loads(output.read_text())["across"] == both["across"]
+    confidence.load.cache_clear()

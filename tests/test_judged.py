@@ -318,3 +318,28 @@ def test_by_default_a_question_in_another_language_is_judged_as_asked_and_writte
     AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(ENGLISH)
     assert ENGLISH in llm.asked[0] and not llm.translated
     assert len(llm.prompts) == 1  # the answer written; no translation asked
+
+
+def test_a_question_judged_against_passages_in_another_language_is_rated_across():
+    from dataclasses import replace
+
+    refusing = on_judgement(answer=0.99)
+    both = replace(ON_JUDGEMENT, across=refusing)
+    known = {name: 0.0 for name in confidence.FEATURES}
+    assert both.rating({**known, "same_language": 1.0}) is both
+    assert both.rating({**known, "same_language": 0.0}) is refusing
+    assert ON_JUDGEMENT.rating({**known, "same_language": 0.0}) is ON_JUDGEMENT  # none across
+
+
+@pytest.mark.parametrize(("across", "refused"), [(0.99, True), (0.0, False)])
+def test_the_model_across_languages_decides_an_english_question_over_french_articles(
+    retriever, across, refused
+):
+    from dataclasses import replace
+
+    llm = Judging(lambda passages: [1.0] * len(passages))  # P = 0.5 on either scale
+    rated = replace(ALWAYS, across=on_judgement(answer=across))
+    AnswerPipeline(retriever, llm, SETTINGS, confidence=rated).ask(ENGLISH)
+    assert (len(llm.prompts) == 0) is refused  # written only when the decision answers
+    french = AnswerPipeline(retriever, llm, SETTINGS, confidence=rated).ask(QUESTION)
+    assert not french.refused  # the French question keeps the same-language threshold

@@ -235,9 +235,10 @@ class AnswerPipeline:
         timings["judge"] = time.perf_counter() - judging
         if odds is not None:  # answered or refused by the learned decision
             known = confidence_measures(odds, builder.evidence, searched_in)
-            builder.confidence = self.confidence.probability(known)
-            builder.confidence_label = self.confidence.label(builder.confidence)
-            refused = builder.confidence < self.confidence.answer
+            rating = self.confidence.rating(known)
+            builder.confidence = rating.probability(known)
+            builder.confidence_label = rating.label(builder.confidence)
+            refused = builder.confidence < rating.answer
         else:  # a backend that cannot judge its passages: the cosine gate decides
             refused = retrieval.best_score < _gate(settings, searched_in, retrieval)
         if not retrieval.evidence or refused:

@@ -5,6 +5,12 @@ PIAF's train split (`rag eval train-confidence`, rag/eval/confidence_training.py
 threshold the question is refused, from another the answer is shown as sure (both chosen on
 dev). Its parameters are data (`confidence.json`), with the hash of the data they were fitted
 on and the figures they gave on dev (docs/decisions/2026-12-06-judged-confidence.md).
+
+A question judged against passages in another language (an English question over French
+articles) is rated by a second model of the same features, `across`, trained on PIAF's
+questions translated into English (`rag eval train-confidence --translations`): the model's
+judgements and the cosines run lower across languages, so one scale would refuse right
+answers (docs/decisions/2026-12-07-confidence-across-languages.md).
 """
 
 from __future__ import annotations
@@ -60,6 +66,14 @@ class Confidence:
     answer: float  # below this probability, the question is refused
     sure: float  # from this probability, the answer is shown as sure
     record: dict
+    across: Confidence | None = None  # for passages in another language than the question
+
+    def rating(self, known: dict[str, float]) -> Confidence:
+        """The model that rates an answer with these `measures`: `across` when its chosen
+        passage is in another language than the question, and there is one."""
+        if self.across is not None and not known.get("same_language", 1.0):
+            return self.across
+        return self
 
     def probability(self, known: dict[str, float]) -> float:
         """The probability that the answer is right, from `measures` of its judgements."""
@@ -81,17 +95,28 @@ def save(record: dict, path: Path = PARAMETERS) -> None:
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
 
 
+def with_across(record: dict, across: dict) -> dict:
+    """`record` (a saved model) with `across` (a fitted record) as its model across
+    languages, hashed on its own."""
+    across = {**across, "parameters_sha256": parameters_digest(across, FITTED)}
+    return {**record, "across": across}
+
+
+def _confidence(record: dict) -> Confidence:
+    return Confidence(
+        model=Model.from_dict(record["model"], FEATURES),
+        answer=float(record["thresholds"]["answer"]),
+        sure=float(record["thresholds"]["sure"]),
+        record=record,
+        across=_confidence(record["across"]) if "across" in record else None,
+    )
+
+
 @functools.cache
 def load(path: Path = PARAMETERS) -> Confidence:
     """The shipped confidence model (read once per process)."""
     try:
-        record = json.loads(Path(path).read_text())
-        return Confidence(
-            model=Model.from_dict(record["model"], FEATURES),
-            answer=float(record["thresholds"]["answer"]),
-            sure=float(record["thresholds"]["sure"]),
-            record=record,
-        )
+        return _confidence(json.loads(Path(path).read_text()))
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(
             f"Cannot read the confidence model {path} ({exc}): restore it from git, or "

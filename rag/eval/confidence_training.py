@@ -103,6 +103,9 @@ class Recorder:
     def fits(self, model_name: str) -> bool:
         return True
 
+    def rating(self, known: dict[str, float]) -> Recorder:
+        return self
+
 
 def sample(items: list[dict], seed: int = SEED) -> list[tuple[dict, Filters | None]]:
     """The training questions, each with the filters it is asked with: none, or its own
@@ -284,27 +287,51 @@ def calibration_error(probability: np.ndarray, right: np.ndarray, bins: int = BI
     )
 
 
-def train_confidence(dataset, settings, embedder, llm, work_dir, progress=None) -> dict:
+def train_confidence(
+    dataset, settings, embedder, llm, work_dir, progress=None, translations=None
+) -> dict:
     """Everything `rag eval train-confidence` does: answer the train sample (with and without
     each question's article) and dev's sample, fit on train, choose the thresholds on dev, and
-    return the record to save (with the data's hash and the dev figures) and the records."""
+    return the record to save (with the data's hash and the dev figures) and the records.
+    With `translations` (see `squad_answers.translated`), the questions of both samples that it
+    translates are asked in its language instead: the model across languages."""
     import dataclasses
 
     from rag.eval.squad_answers import prepare
 
     settings = dataclasses.replace(settings, factual_answers="judged")
     split, retriever = prepare(dataset, settings, embedder, work_dir, progress=False)
-    train = collect(retriever, llm, settings, sample(split.all_questions("train")), progress)
-    dev = collect(retriever, llm, settings, [(i, None) for i in split.questions["dev"]], progress)
-    texts = {doc_id: d.text for doc_id, d in retriever.index.documents.items()}
-    articles = {a.doc_id: a for a in split.articles["dev"]}
-    hidden = without_answers(split.all_questions("dev"), articles, texts, ANSWER_HIDDEN, SEED + 1)
-    hidden = collect(retriever, llm, settings, hidden, progress)
+    asked = sample(split.all_questions("train"))
+    dev_asked = [(i, None) for i in split.questions["dev"]]
+    if translations is not None:
+        asked = in_translation(asked, translations)
+        dev_asked = in_translation(dev_asked, translations)
+    train = collect(retriever, llm, settings, asked, progress)
+    dev = collect(retriever, llm, settings, dev_asked, progress)
+    hidden = []
+    if translations is None:
+        texts = {doc_id: d.text for doc_id, d in retriever.index.documents.items()}
+        articles = {a.doc_id: a for a in split.articles["dev"]}
+        paragraphs = without_answers(
+            split.all_questions("dev"), articles, texts, ANSWER_HIDDEN, SEED + 1
+        )
+        hidden = collect(retriever, llm, settings, paragraphs, progress)
     record = fitted(train, dev, hidden)
     record["trained_on"].update(
         {"dataset": Path(dataset).name, "judge": llm.name, "embedder": embedder.id}
     )
+    if translations is not None:
+        record["trained_on"]["translations"] = Path(translations).name
     return {**record, "records": {"train": train, "dev": dev, "dev_answer_hidden": hidden}}
+
+
+def in_translation(asked: list[tuple[dict, Filters | None]], path) -> list:
+    """The questions of `asked` that the translations file `path` translates, in its
+    language, each with its filters."""
+    from rag.eval.squad_answers import translated
+
+    by_id = {i["id"]: i for i in translated([item for item, _ in asked], path)}
+    return [(by_id[item["id"]], filters) for item, filters in asked if item["id"] in by_id]
 
 
 def fitted(train: list[dict], dev: list[dict], hidden: list[dict] = ()) -> dict:
