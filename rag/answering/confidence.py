@@ -8,9 +8,9 @@ on and the figures they gave on dev (docs/decisions/2026-12-06-judged-confidence
 
 A question judged against passages in another language (an English question over French
 articles) is rated by a second model of the same features, `across`, trained on PIAF's
-questions translated into English (`rag eval train-confidence --translations`): the model's
-judgements and the cosines run lower across languages, so one scale would refuse right
-answers (docs/decisions/2026-12-07-confidence-across-languages.md).
+questions translated into English (`rag eval train-confidence --translations`): across
+languages the model's judgements run higher and the cosines and the ranker's scores lower, so
+one scale would refuse right answers (docs/decisions/2026-12-07-confidence-across-languages.md).
 """
 
 from __future__ import annotations
