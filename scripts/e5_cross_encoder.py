@@ -210,16 +210,16 @@ class Pairs:
     def __call__(self, pairs: list[tuple[str, str]]):
         import torch
 
+        t = self.tokenize
         sequences = []
         for question, sentence in pairs:
             if question not in self._questions:
-                self._questions[question] = self.tokenize("query: " + question, 40)
+                self._questions[question] = t("query: " + question, 40)
             asked = self._questions[question]
-            read = self.tokenize("passage: " + sentence, MAX_TOKENS - len(asked) - 4)
-            t = self.tokenize
+            read = t("passage: " + sentence, MAX_TOKENS - len(asked) - 4)
             sequences.append([t.bos, *asked, t.eos, t.eos, *read, t.eos])
         width = max(map(len, sequences))
-        ids = torch.full((len(sequences), width), self.tokenize.pad)
+        ids = torch.full((len(sequences), width), t.pad)
         mask = torch.zeros((len(sequences), width), dtype=torch.long)
         for row, sequence in enumerate(sequences):
             ids[row, : len(sequence)] = torch.tensor(sequence)
