@@ -138,3 +138,21 @@ def test_training_is_deterministic_and_learns_the_ranking():
     figures = summary(results, thresholds)
     assert figures["wrongly_refused"] <= 0.08 + 1 / 60
     assert 0.0 <= calibration_error(results) <= 1.0
+
+
+def test_examples_asked_without_their_article_never_draw_on_it(retriever):
+    from rag.eval.training import collect
+
+    article = next(iter(retriever.index.documents))
+    item = {
+        "id": "q",
+        "question": "Qui a fondé DeepSeek ?",
+        "answerable": True,
+        "doc_ids": [article],
+        "answer_any": ["Liang Wenfeng"],
+    }
+    kept = collect(retriever, [item], top_k=4)
+    without = collect(retriever, [item], top_k=4, without_own=True)
+    assert article in set(kept.documents)
+    assert len(without.documents) and article not in set(without.documents)
+    assert without.items[0]["answerable"] is False and not without.labels.any()

@@ -17,20 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.answering.features import SENTENCE_FEATURES, Scorer
+from rag.eval.confidence_training import WithoutArticle
 from rag.text import bm25_tokenize, fold
-
-
-@dataclass(frozen=True)
-class Without:
-    """A retrieval filter that lets every article through but one (duck-types `Filters`)."""
-
-    doc_id: str
-    period = None
-    source = None
-    active = True
-
-    def allows(self, document, spans=()) -> bool:
-        return document.doc_id != self.doc_id
 
 
 @dataclass
@@ -85,7 +73,7 @@ def collect(retriever, items: list[dict], top_k: int, without_own: bool = False,
     rows, labels, shown, owner, articles, kept = [], [], [], [], [], []
     documents = retriever.index.documents
     for number, (item, vector) in enumerate(zip(items, vectors)):
-        filters = Without(item["doc_ids"][0]) if without_own else None
+        filters = WithoutArticle(excluded=item["doc_ids"][0]) if without_own else None
         hits = retriever.search(item["question"], top_k, query_vector=vector, filters=filters)
         candidates = retriever.candidates(hits)
         record = {
