@@ -19,6 +19,7 @@ list, the target for train questions asked without their own article (`collect t
     python scripts/e5_cross_encoder.py train --resume --rate 3e-5 --seed 1  # a second epoch
     python scripts/e5_cross_encoder.py rate --questions 300                 # ~3 min, dev only
     python scripts/e5_cross_encoder.py refuse --context --refusals          # reads test
+    python scripts/e5_cross_encoder.py confidence --context --refusals      # after train-confidence
 
 Needs gcc (for the tokenizer) and torch (installed with sentence-transformers).
 """
@@ -530,6 +531,85 @@ def refuse(context: bool, refusals: bool) -> None:
             )
 
 
+def with_confidence(work_dir: Path, context: bool, refusals: bool) -> None:
+    """The judged confidence refitted with the cross-encoder's best of the ranker's 4 as a
+    sixth feature, on the records `rag eval train-confidence` left in `work_dir` (its train and
+    dev samples, asked again here for their candidates); thresholds chosen on dev as shipped."""
+    import json
+
+    import torch
+    from sklearn.metrics import roc_auc_score
+
+    from rag.answering.confidence import FEATURES
+    from rag.answering.decisions import load
+    from rag.answering.features import Scorer
+    from rag.config import Settings
+    from rag.eval import confidence_training as training
+    from rag.eval.squad_answers import prepare
+    from rag.index.embedders import get_embedder
+
+    torch.set_num_threads(2)
+    records = json.loads((work_dir / "confidence-records.json").read_text())
+    settings = Settings.load()
+    embedder = get_embedder(settings.embedder)
+    split, retriever = prepare(DATASET, settings, embedder, work_dir, progress=False)
+    scorer, ranker, documents = Scorer(retriever.index), load(), retriever.index.documents
+    model = cross_encoder()
+    model.load_state_dict(torch.load(_weights(context, refusals)), strict=False)
+    model.eval()
+    pairs = Pairs(Tokenizer(), context)
+
+    def best_of_four(item: dict, filters) -> float:
+        vector = embedder.embed_query(item["question"])
+        hits = retriever.search(
+            item["question"], settings.top_k, query_vector=vector, filters=filters
+        )
+        candidates = retriever.candidates(hits)
+        if not candidates:
+            return -10.0
+        features = scorer.sentence_features(item["question"], "fr", vector, hits, candidates)
+        best = [candidates[i] for i in np.argsort(-ranker.rank(features), kind="stable")[:4]]
+        batch = [
+            (
+                item["question"],
+                documents[c.doc_id].text[c.start : c.end],
+                _before(retriever.index, c),
+            )
+            for c in best
+        ]
+        with torch.no_grad():
+            return float(model(*pairs(batch)).max())
+
+    asked = {
+        "train": training.sample(split.all_questions("train")),
+        "dev": [(item, None) for item in split.questions["dev"]],
+    }
+    for name, questions in asked.items():
+        assert [item["id"] for item, _ in questions] == [r["id"] for r in records[name]]
+        for (item, filters), record in zip(questions, records[name]):
+            record["cross"] = best_of_four(item, filters)
+            if record["features"] is not None:
+                record["features"]["cross_best"] = record["cross"]
+    train, dev = records["train"], records["dev"]
+    for names in (FEATURES, (*FEATURES, "cross_best")):
+        fitted = training.fit(train, names)
+        sure = max(training.choose_sure(fitted, train), training.choose_sure(fitted, dev))
+        answer = training.choose_answer(fitted, dev)
+        right = [r["right"] for r in training.rated(dev)]
+        print(
+            f"{len(names)} features: dev AUC right/wrong"
+            f" {roc_auc_score(right, training.probabilities(fitted, dev)):.3f},"
+            f" answer from {answer:.3f}, sure from {sure:.3f}:",
+            training.decided(fitted, dev, answer),
+            training.measured(fitted, dev, sure),
+        )
+    answerable = [r["answerable"] for r in dev]
+    print(
+        "dev sample, answerable against held out, the cross-encoder alone: AUC"
+        f" {roc_auc_score(answerable, [r['cross'] for r in dev]):.3f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -545,7 +625,9 @@ def main() -> None:
     rating.add_argument("--questions", type=int, default=300)
     rating.add_argument("--split", default="dev")
     refusing = commands.add_parser("refuse", help="refusal scores, threshold on dev, test read")
-    for command in (training, rating, refusing):
+    confiding = commands.add_parser("confidence", help="the confidence refitted with its score")
+    confiding.add_argument("--work-dir", type=Path, default=Path(".eval/piaf-v1.0"))
+    for command in (training, rating, refusing, confiding):
         command.add_argument("--context", action="store_true", help="read the sentence before")
         command.add_argument("--refusals", action="store_true", help="learn 'none answers' too")
     args = parser.parse_args()
@@ -555,8 +637,10 @@ def main() -> None:
         train(args.steps, args.rate, args.context, args.refusals, args.seed, args.resume)
     elif args.command == "rate":
         rate(args.questions, args.context, args.refusals, args.split)
-    else:
+    elif args.command == "refuse":
         refuse(args.context, args.refusals)
+    else:
+        with_confidence(args.work_dir, args.context, args.refusals)
 
 
 if __name__ == "__main__":
