@@ -323,6 +323,21 @@ def _weights(context: bool, refusals: bool) -> Path:
     return OUT / ("cross" + "-context" * context + "-refusals" * refusals + ".pt")
 
 
+def _trained(context: bool, refusals: bool):
+    """The saved cross-encoder of that recipe, ready to score, and its input builder."""
+    import torch
+
+    model = cross_encoder()
+    model.load_state_dict(torch.load(_weights(context, refusals)), strict=False)
+    model.eval()
+    return model, Pairs(Tokenizer(), context)
+
+
+def _best_four(rows: np.ndarray, ranked: np.ndarray) -> np.ndarray:
+    """The rows the shipped ranker rates highest, best first (what the cross-encoder re-reads)."""
+    return rows[np.argsort(-ranked[rows], kind="stable")][:4]
+
+
 def _group(rows, shown, ranked, rng) -> list[int]:
     """A question's candidates for one step: its gold sentence (if any) first, then the ranker's
     HARD best wrong ones and a few at random."""
@@ -429,10 +444,7 @@ def rate(questions: int, context: bool, refusals: bool, split: str) -> None:
     shown, asked, sentence = data["shown"][keep], data["asked"][keep], data["sentence"][keep]
     before = data["before"][keep]
     features, groups = data["features"][keep], _groups(data["question"][keep])
-    model = cross_encoder()
-    model.load_state_dict(torch.load(_weights(context, refusals)), strict=False)
-    model.eval()
-    pairs = Pairs(Tokenizer(), context)
+    model, pairs = _trained(context, refusals)
     cross = np.zeros(len(shown), dtype=np.float32)
     started = time.time()
     with torch.no_grad():
@@ -453,7 +465,7 @@ def rate(questions: int, context: bool, refusals: bool, split: str) -> None:
 
     reranked = ranked.copy()
     for rows in groups.values():
-        best = rows[np.argsort(-ranked[rows], kind="stable")][:4]
+        best = _best_four(rows, ranked)
         reranked[best] = ranked[best] + cross[best] + 100.0
     print(f"{len(answerable)} answerable {split} questions; {len(shown)} pairs in {seconds:.0f} s")
     for name, scores in (
@@ -477,7 +489,7 @@ def _refusal_auc(answerable, held_out, groups, ranked, cross) -> None:
         rows = groups.get(int(number))
         if rows is None:
             continue
-        best = rows[np.argsort(-ranked[rows], kind="stable")][:4]
+        best = _best_four(rows, ranked)
         top_ranked.append(ranked[best[0]])
         top_cross.append(cross[best].max())
         numbers.append(number)
@@ -499,17 +511,14 @@ def refuse(context: bool, refusals: bool) -> None:
     from rag.answering.decisions import load
 
     torch.set_num_threads(2)
-    model = cross_encoder()
-    model.load_state_dict(torch.load(_weights(context, refusals)), strict=False)
-    model.eval()
-    pairs = Pairs(Tokenizer(), context)
+    model, pairs = _trained(context, refusals)
     scores = {}
     for split in ("dev", "test"):
         data = np.load(OUT / f"rows-{split}.npz")
         ranked = load().rank(data["features"])
         numbers, top, cross = [], [], []
         for number, rows in _groups(data["question"]).items():
-            best = rows[np.argsort(-ranked[rows], kind="stable")][:4]
+            best = _best_four(rows, ranked)
             batch = list(zip(data["asked"][best], data["sentence"][best], data["before"][best]))
             with torch.no_grad():
                 cross.append(float(model(*pairs(batch)).max()))
@@ -554,10 +563,7 @@ def with_confidence(work_dir: Path, context: bool, refusals: bool) -> None:
     embedder = get_embedder(settings.embedder)
     split, retriever = prepare(DATASET, settings, embedder, work_dir, progress=False)
     scorer, ranker, documents = Scorer(retriever.index), load(), retriever.index.documents
-    model = cross_encoder()
-    model.load_state_dict(torch.load(_weights(context, refusals)), strict=False)
-    model.eval()
-    pairs = Pairs(Tokenizer(), context)
+    model, pairs = _trained(context, refusals)
 
     def best_of_four(item: dict, filters) -> float:
         vector = embedder.embed_query(item["question"])
