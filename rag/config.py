@@ -116,13 +116,13 @@ class Settings:
     summary_points: how a summary's points are made: quotes (a passage in the answer's
         language is quoted as it is; the LLM writes only the points it translates) or written
         (the LLM restates every passage in one sentence)
-    factual_answers: how a fact asked in the articles' language is answered: judged (the LLM
-        judges which of the two best passages answers, and that passage is quoted) or model (the
-        LLM writes the answer from the evidence)
+    factual_answers: how a fact asked in the articles' language is answered: judged (the
+        ranker's best passage is quoted, and the LLM judges whether it answers, for the
+        confidence) or model (the LLM writes the answer from the evidence)
     cross_language_answers: how a fact asked in another language than the articles' is
         answered (with judged answers): written (judged in the question's language, the LLM
         writes from the passages) or translated (the question translated into the articles'
-        language, judged there, and the judged passage translated back)
+        language, judged there, and the quoted passage translated back)
     """
 
     index_dir: str = DEFAULT_INDEX_DIR

@@ -41,7 +41,7 @@ def record(split: str, translations: str | None, work_dir: Path, out: Path) -> N
     asked = [(item, None) for item in sample.questions[split]]
     if translations:
         asked = training.in_translation(asked, translations)
-    recorder = training.Recorder()
+    recorder = training.Recorder(across=bool(translations))
     pipeline = AnswerPipeline(retriever, service.llm, settings, confidence=recorder)
     pipeline.ask("Quelle est la capitale de la France ?")  # warm, as `rag eval answers` does
     rows = []

@@ -17,7 +17,8 @@ def _record(best, margin, cosine, right, refused=False, answerable=True):
         "judged_margin": margin,
         "best_cosine": cosine,
         "chosen_ranked": best / 2,
-        "top_ranked": 1.0,
+        "top_ranked": 1.0 + best / 4,
+        "ranked_margin": margin,
     }
     return {
         "id": "q",
@@ -68,9 +69,10 @@ def test_training_on_fixed_records_is_deterministic_and_reads_the_judgement():
         "judged_margin": 0.5,
         "best_cosine": 0.84,
         "chosen_ranked": -1.0,
-        "top_ranked": 1.0,
+        "top_ranked": 0.5,
+        "ranked_margin": 0.5,
     }
-    high = {**low, "judged_best": 3.0, "chosen_ranked": 1.5}
+    high = {**low, "judged_best": 3.0, "chosen_ranked": 1.5, "top_ranked": 1.75}
     made = confidence.Confidence(first, answer=0.1, sure=0.9, record={})
     assert made.probability(high) > 0.6 > 0.4 > made.probability(low)
 
@@ -232,7 +234,8 @@ def test_questions_whose_answer_is_hidden_are_reported_not_trained_on():
 
 def test_a_model_across_languages_is_saved_beside_the_first_and_hashed_on_its_own(tmp_path):
     first = training.fitted(RECORDS, RECORDS[:12])
-    across = {**training.fitted(RECORDS[:12], RECORDS[:12]), "trained_on": {"translations": "x"}}
+    fitted_across = training.fitted(RECORDS[:12], RECORDS[:12], (), confidence.ACROSS_FEATURES)
+    across = {**fitted_across, "trained_on": {"translations": "x"}}
     path = tmp_path / "confidence.json"
     confidence.save(confidence.with_across(first, across), path)
     loaded = confidence.load(path)
@@ -284,8 +287,9 @@ def test_training_across_languages_keeps_the_shipped_model_and_retraining_keeps_
 
     def trained(dataset, settings, embedder, llm, work_dir, progress, translations=None):
         rows = [{**r, "right": not r["right"]} for r in RECORDS] if translations else RECORDS
+        names = confidence.ACROSS_FEATURES if translations else confidence.FEATURES
         work_dir.mkdir(parents=True, exist_ok=True)
-        return {**training.fitted(rows, RECORDS[:12]), "records": {"train": rows}}
+        return {**training.fitted(rows, RECORDS[:12], (), names), "records": {"train": rows}}
 
     monkeypatch.setattr(service, "Service", Parts)
     monkeypatch.setattr(training, "train_confidence", trained)

@@ -47,22 +47,49 @@ ON_JUDGEMENT = on_judgement()
 ALWAYS = on_judgement(answer=0.0)  # answers whatever the judgement
 
 
-def test_the_passage_the_model_judges_best_is_quoted_without_writing(retriever):
-    llm = Judging(lambda passages: [0.0] * (len(passages) - 1) + [3.0])  # the last one
-    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
+def test_the_rankers_best_passage_is_judged_and_quoted_without_writing(retriever):
+    llm = Judging(lambda passages: [3.0] * len(passages))
+    pipeline = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS)
+    best = pipeline.retrieve(QUESTION, SETTINGS).evidence[0]
+    answer = pipeline.ask(QUESTION)
     assert not answer.refused and llm.prompts == []  # judged, not written
-    assert len(llm.judged) == 1 and 1 <= len(llm.judged[0]) <= 2
-    assert " ".join(llm.judged[0][-1].split()).rstrip(" .") in answer.text
-    assert len(answer.sources) == 1 and llm.judged[0][-1] in answer.sources[0].text
+    assert llm.judged == [[best.text]]  # one passage, the ranker's best
+    assert " ".join(best.text.split()).rstrip(" .") in answer.text
+    assert best.text in answer.sources[0].text
 
 
-@pytest.mark.parametrize("odds", [[3.0, 0.0], [0.0, 3.0]])
-def test_the_judgement_alone_picks_the_passage(retriever, odds):
-    llm = Judging(lambda passages: odds[: len(passages)])
-    answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
-    judged = llm.judged[0]
-    best = judged[max(range(len(judged)), key=odds.__getitem__)]
-    assert best in answer.sources[0].text
+def test_the_judgement_rates_the_answer_and_does_not_choose_it(retriever):
+    answers = [
+        AnswerPipeline(retriever, Judging(lambda p: [odds] * len(p)), SETTINGS, ALWAYS).ask(
+            QUESTION
+        )
+        for odds in (3.0, 0.0)
+    ]
+    assert answers[0].text == answers[1].text
+    assert answers[0].confidence > answers[1].confidence
+
+
+def test_a_question_over_passages_in_another_language_has_two_judged_for_the_model_across(
+    retriever,
+):
+    weights = np.zeros((len(confidence.ACROSS_FEATURES), 1))
+    across = confidence.Confidence(
+        Model(
+            confidence.ACROSS_FEATURES,
+            np.zeros(len(weights)),
+            np.ones(len(weights)),
+            (weights,),
+            (np.array([0.0]),),
+        ),
+        answer=0.0,
+        sure=0.9,
+        record={},
+    )
+    with_across = confidence.Confidence(ALWAYS.model, 0.0, 0.9, {}, across=across)
+    llm = Judging(lambda passages: [1.0] * len(passages))
+    AnswerPipeline(retriever, llm, SETTINGS, confidence=with_across).ask(ENGLISH)
+    AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(ENGLISH)
+    assert [len(p) for p in llm.judged] == [confidence.ACROSS_JUDGED, confidence.JUDGED]
 
 
 def test_a_model_that_cannot_judge_writes_the_answer_without_a_confidence(retriever):
@@ -193,16 +220,20 @@ def test_the_answer_carries_the_confidence_of_its_judgement(retriever, best, lab
     assert answer.to_dict()["confidence"] == answer.confidence
 
 
-def test_the_measures_read_the_best_judgement_and_its_margin():
+def test_the_measures_read_the_judgements_and_the_rankers_margin():
     first = Evidence(1, "d1", "d1#0", "A", None, None, "Un.", 0, 3, 0.84, ranked=2.0, language="fr")
     second = Evidence(
         2, "d2", "d2#0", "B", None, None, "Deux.", 0, 5, 0.8, ranked=-1.0, language="en"
     )
-    known = confidence.measures([0.5, 2.0], [first, second], "fr")
-    assert confidence.features(known).tolist() == [[2.0, 1.5, 0.84, -1.0, 2.0]]
-    assert known["chosen_ranked"] == -1.0 and known["same_language"] == 0.0
-    alone = confidence.measures([1.0], [first], "fr")
-    assert alone["judged_margin"] == confidence.NO_RIVAL and alone["same_language"] == 1.0
+    alone = confidence.measures([0.5], [first, second], "fr")
+    assert alone["judged_best"] == 0.5
+    assert alone["ranked_margin"] == 3.0 and alone["same_language"] == 1.0
+    assert alone["judged_margin"] == confidence.NO_RIVAL
+    across = confidence.measures([0.5, 2.0], [first, second], "fr")
+    row = confidence.features(across, confidence.ACROSS_FEATURES)
+    assert row.tolist() == [[2.0, 1.5, 0.84, -1.0, 2.0]]
+    assert across["same_language"] == 0.0
+    assert confidence.measures([1.0], [first], "fr")["ranked_margin"] == confidence.NO_RIVAL
 
 
 def test_a_passage_judged_not_to_answer_is_refused_by_the_learned_decision(retriever):
@@ -297,10 +328,11 @@ def test_a_quote_does_not_cross_a_paragraph(retriever):
 def test_the_judged_quote_cites_the_span_it_shows(retriever):
     llm = Judging(lambda passages: [3.0] + [0.0] * (len(passages) - 1))
     answer = AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(QUESTION)
-    (source,) = answer.sources
-    assert source.text == retriever.index.documents[source.doc_id].text[source.start : source.end]
-    assert " ".join(source.text.split()).rstrip(" .") in answer.text
-    assert llm.judged[0][0] in source.text
+    for source in answer.sources:
+        document = retriever.index.documents[source.doc_id]
+        assert source.text == document.text[source.start : source.end]
+        assert " ".join(source.text.split()).rstrip(" .") in answer.text
+    assert llm.judged[0][0] in answer.sources[0].text
 
 
 @pytest.mark.parametrize("asked", [None, "Quel était le cours de l'action Nvidia ?"])

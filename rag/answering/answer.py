@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 
 from rag.answering import prompts, summaries
-from rag.answering.confidence import Confidence
+from rag.answering.confidence import Confidence, judged_count
 from rag.answering.confidence import load as load_confidence
 from rag.answering.confidence import measures as confidence_measures
 from rag.answering.conversation import standalone_question
@@ -42,7 +42,6 @@ from rag.text import detect_language, majority_language
 
 log = logging.getLogger(__name__)
 
-JUDGED = 2  # best passages the model judges for a judged factual answer
 # When the model grounds its answer in another article than the best passage's, in a passage
 # whose cosine is this far below the best one, the ranking is trusted over the model's choice:
 # the best passage is quoted instead (same language only); a passage of the best passage's own
@@ -248,7 +247,7 @@ class AnswerPipeline:
             yield finish(builder.extractive(prompts.EXTRACTIVE_NOTICES[language]))
             return
         if odds is not None and settings.factual_answers == "judged":
-            for event in self.judged(builder, odds, language, llm, settings):
+            for event in self.judged(builder, language, llm, settings):
                 if isinstance(event, Answer):
                     yield finish(event)
                     return
@@ -381,10 +380,12 @@ class AnswerPipeline:
     def judgements(
         self, evidence: list[Evidence], question: str, asked_in: str, llm: LLM
     ) -> list[float] | None:
-        """The model's log-odds that each of the JUDGED best passages answers the question;
-        None when it cannot judge (no token probabilities, or it failed), or when the
-        confidence model was trained on another model's judgements."""
-        passages = evidence[:JUDGED]
+        """The model's log-odds that each of the best passages answers the question, as many
+        as the confidence rates (`judged_count`); None when it cannot judge (no token
+        probabilities, or it failed), or when the confidence model was trained on another
+        model's judgements."""
+        across = self.confidence.across is not None
+        passages = evidence[: judged_count(evidence, asked_in, across)]
         if llm.kind == "extractive" or not passages or not self.confidence.fits(llm.name):
             return None
         try:
@@ -399,19 +400,18 @@ class AnswerPipeline:
             return None
 
     def judged(
-        self, builder: _Builder, odds: list[float], language: str, llm: LLM, settings: Settings
+        self, builder: _Builder, language: str, llm: LLM, settings: Settings
     ) -> Iterator[Draft | Answer]:
-        """The judged passages that pass the answer checks, best judged first: the first one
-        quoted when it is in the answer's language, else (`cross_language_answers =
-        "translated"`) its quote translated by the model, yielding `Draft`s as it writes.
-        Ends without an `Answer` when none passes or the translation fails its checks: the
-        model then writes."""
-        judged = sorted(zip(odds, builder.evidence), key=lambda pair: -pair[0])
-        usable = [e for _, e in judged if builder._answers(e.text, builder._article(e))]
+        """The answer that quotes the ranker's best passages passing the answer checks, as the
+        extractive one does, when the best is in the answer's language; else
+        (`cross_language_answers = "translated"`) its quote translated by the model, yielding
+        `Draft`s as it writes. Ends without an `Answer` when none passes or the translation
+        fails its checks: the model then writes."""
+        usable = builder.usable()
         if not usable:
             return
         if usable[0].language == language:
-            yield builder.quoting(usable[:1])
+            yield builder.quoting(usable[: quoted_share(usable)])
             return
         if settings.cross_language_answers != "translated":
             return
@@ -615,11 +615,14 @@ class _Builder:
     def extractive(self, notice: str) -> Answer:
         """The best passages quoted as they are, when they pass the same answer checks: the
         ranker's best one, and the second one when the ranker cannot tell them apart."""
-        usable = [e for e in self.evidence if self._answers(e.text, self._article(e))]
+        usable = self.usable()
         if not usable:
             return self.refusal(notice)
-        chances = [1.0 / (1.0 + math.exp(-e.ranked)) for e in usable]
-        return self.quoting(usable[: quoted(chances)], notice)
+        return self.quoting(usable[: quoted_share(usable)], notice)
+
+    def usable(self) -> list[Evidence]:
+        """The evidence passages that pass the answer checks, in the ranker's order."""
+        return [e for e in self.evidence if self._answers(e.text, self._article(e))]
 
     def quoting(self, passages: list[Evidence], notice: str | None = None) -> Answer:
         """The answer that quotes `passages` as they are, each with its neighbouring sentence
@@ -759,6 +762,11 @@ class _Builder:
             confidence=None if self.confidence is None else round(self.confidence, 3),
             confidence_label=self.confidence_label,
         )
+
+
+def quoted_share(usable: list[Evidence]) -> int:
+    """How many of the `usable` passages an answer quotes (see `quoted`)."""
+    return quoted([1.0 / (1.0 + math.exp(-e.ranked)) for e in usable])
 
 
 def _sentences(points) -> list[Sentence]:

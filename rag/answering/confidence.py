@@ -1,14 +1,15 @@
 """Whether to answer a factual question, and how sure the answer is: the probability that the
-answer is right, from what the answering model judged of its two best passages, how close they
-are to the question, and what the learned ranker gave them. A logistic regression trained on
-PIAF's train split (`rag eval train-confidence`, rag/eval/confidence_training.py); below one
-threshold the question is refused, from another the answer is shown as sure (both chosen on
-dev). Its parameters are data (`confidence.json`), with the hash of the data they were fitted
-on and the figures they gave on dev (docs/decisions/2026-12-06-judged-confidence.md).
+answer is right, from what the answering model judged of the ranker's best passage (the one the
+answer quotes), how close the evidence is to the question, and what the learned ranker gave its
+best passages. A logistic regression trained on PIAF's train split (`rag eval
+train-confidence`, rag/eval/confidence_training.py); below one threshold the question is
+refused, from another the answer is shown as sure (both chosen on dev). Its parameters are data
+(`confidence.json`), with the hash of the data they were fitted on and the figures they gave on
+dev (docs/decisions/2026-12-07-ranker-answers-judge-rates.md).
 
 A question judged against passages in another language (an English question over French
-articles) is rated by a second model of the same features, `across`, trained on PIAF's
-questions translated into English (`rag eval train-confidence --translations`): across
+articles) is rated by a second model, `across`, of the two best passages judged, trained on
+PIAF's questions translated into English (`rag eval train-confidence --translations`): across
 languages the model's judgements run higher and the cosines and the ranker's scores lower, so
 one scale would refuse right answers (docs/decisions/2026-12-07-confidence-across-languages.md).
 """
@@ -26,36 +27,56 @@ from rag.answering.decisions import Model, parameters_digest
 from rag.errors import ConfigError
 
 PARAMETERS = Path(__file__).with_name("confidence.json")
-FEATURES = (
-    "judged_best",  # the model's log-odds that the best judged passage answers the question
-    "judged_margin",  # ... minus the other judged passage's (NO_RIVAL when there is one)
+FEATURES = (  # of the model for passages in the question's language (one judged)
+    "judged_best",  # the model's log-odds that the ranker's best passage answers the question
     "best_cosine",  # e5 cosine between the question and the closest evidence sentence
-    "chosen_ranked",  # the learned ranker's log-odds for the best judged passage
-    "top_ranked",  # ... for the ranker's own best passage
+    "top_ranked",  # the learned ranker's log-odds for its best passage
+    "ranked_margin",  # ... minus its log-odds for the next passage (NO_RIVAL when none)
 )
+ACROSS_FEATURES = (  # of the model across languages (two judged: it was trained so)
+    "judged_best",  # the model's log-odds that the best judged passage answers the question
+    "judged_margin",  # ... minus the other judged passage's (NO_RIVAL when there is none)
+    "best_cosine",
+    "chosen_ranked",  # the learned ranker's log-odds for the best judged passage
+    "top_ranked",
+)
+JUDGED = 1  # passages judged for a question in its passages' language
+ACROSS_JUDGED = 2  # ... in another language (what `across` was trained on)
 NO_RIVAL = 10.0
 FITTED = ("model", "thresholds")
 
 
 def measures(odds: list[float], evidence: list, asked_in: str) -> dict[str, float]:
     """What is known of a question's judged passages (`evidence`, best first by the ranker;
-    `odds` judges its first ones): FEATURES and a few more, for training to choose from."""
+    `odds` judges its first ones): the features of both models, and a few more for training
+    to choose from."""
     judged = sorted(zip(odds, evidence), key=lambda pair: -pair[0])
     best, chosen = judged[0]
+    ranked = [e.ranked for e in evidence]
     return {
         "judged_best": best,
         "judged_margin": best - judged[1][0] if len(judged) > 1 else NO_RIVAL,
         "best_cosine": max(e.score for e in evidence),
         "chosen_cosine": chosen.score,
         "chosen_ranked": chosen.ranked,
-        "top_ranked": evidence[0].ranked,
+        "top_ranked": ranked[0],
+        "ranked_margin": ranked[0] - ranked[1] if len(ranked) > 1 else NO_RIVAL,
         "same_language": float(chosen.language == asked_in),
     }
 
 
-def features(known: dict[str, float]) -> np.ndarray:
-    """One row of FEATURES."""
-    return np.array([[known[name] for name in FEATURES]], dtype=np.float64)
+def features(known: dict[str, float], names: tuple[str, ...] = FEATURES) -> np.ndarray:
+    """One row of the `names` features."""
+    return np.array([[known[name] for name in names]], dtype=np.float64)
+
+
+def judged_count(evidence: list, asked_in: str, across: bool) -> int:
+    """How many of the best passages the model judges: the rating model's inputs. Across
+    languages (the ranker's best passage in another language than the question) when there is
+    a model `across`, ACROSS_JUDGED; else JUDGED."""
+    if across and evidence and evidence[0].language not in (asked_in, None):
+        return ACROSS_JUDGED
+    return JUDGED
 
 
 @dataclass(frozen=True)
@@ -77,7 +98,8 @@ class Confidence:
 
     def probability(self, known: dict[str, float]) -> float:
         """The probability that the answer is right, from `measures` of its judgements."""
-        return float(1.0 / (1.0 + np.exp(-self.model.log_odds(features(known))[0])))
+        row = features(known, self.model.features)
+        return float(1.0 / (1.0 + np.exp(-self.model.log_odds(row)[0])))
 
     def label(self, probability: float) -> str:
         return "sure" if probability >= self.sure else "unsure"
@@ -102,13 +124,13 @@ def with_across(record: dict, across: dict) -> dict:
     return {**record, "across": across}
 
 
-def _confidence(record: dict) -> Confidence:
+def _confidence(record: dict, names: tuple[str, ...] = FEATURES) -> Confidence:
     return Confidence(
-        model=Model.from_dict(record["model"], FEATURES),
+        model=Model.from_dict(record["model"], names),
         answer=float(record["thresholds"]["answer"]),
         sure=float(record["thresholds"]["sure"]),
         record=record,
-        across=_confidence(record["across"]) if "across" in record else None,
+        across=_confidence(record["across"], ACROSS_FEATURES) if "across" in record else None,
     )
 
 

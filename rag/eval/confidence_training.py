@@ -19,7 +19,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from rag.answering.confidence import FEATURES
+from rag.answering.confidence import ACROSS_FEATURES, FEATURES
 from rag.answering.periods import Filters
 from rag.eval.verdicts import _plain
 
@@ -86,12 +86,14 @@ def answer_paragraph(item: dict, article, text: str) -> WithoutPassage | None:
 
 class Recorder:
     """Stands in for the confidence model while collecting: keeps the rows it is asked about,
-    and lets every answer through."""
+    and lets every answer through. `across`: it stands in for the model across languages
+    (questions in another language than their passages then have two passages judged)."""
 
     answer = 0.0
 
-    def __init__(self) -> None:
+    def __init__(self, across: bool = False) -> None:
         self.rows: list[dict[str, float]] = []
+        self.across = self if across else None
 
     def probability(self, known: dict[str, float]) -> float:
         self.rows.append({name: float(value) for name, value in known.items()})
@@ -138,15 +140,21 @@ def without_answers(
 
 
 def collect(
-    retriever, llm, settings, asked: list[tuple[dict, Filters | None]], progress=None
+    retriever,
+    llm,
+    settings,
+    asked: list[tuple[dict, Filters | None]],
+    progress=None,
+    across: bool = False,
 ) -> list[dict]:
     """One record per question asked with its filters: the features the pipeline rated (None
     when it gave no confidence: refused, or nothing judged), whether it answered, whether
-    rightly, and what was hidden from it ("article", "paragraph" or None)."""
+    rightly, and what was hidden from it ("article", "paragraph" or None). `across`: for the
+    model across languages (see `Recorder`)."""
     from rag.answering.answer import AnswerPipeline
     from rag.eval.verdicts import judge
 
-    recorder = Recorder()
+    recorder = Recorder(across)
     pipeline = AnswerPipeline(retriever, llm, settings, confidence=recorder)
     records = []
     for item, filters in asked:
@@ -306,8 +314,9 @@ def train_confidence(
     if translations is not None:
         asked = in_translation(asked, translations)
         dev_asked = in_translation(dev_asked, translations)
-    train = collect(retriever, llm, settings, asked, progress)
-    dev = collect(retriever, llm, settings, dev_asked, progress)
+    across = translations is not None
+    train = collect(retriever, llm, settings, asked, progress, across)
+    dev = collect(retriever, llm, settings, dev_asked, progress, across)
     hidden = []
     if translations is None:
         texts = {doc_id: d.text for doc_id, d in retriever.index.documents.items()}
@@ -316,7 +325,7 @@ def train_confidence(
             split.all_questions("dev"), articles, texts, ANSWER_HIDDEN, SEED + 1
         )
         hidden = collect(retriever, llm, settings, paragraphs, progress)
-    record = fitted(train, dev, hidden)
+    record = fitted(train, dev, hidden, ACROSS_FEATURES if translations else FEATURES)
     record["trained_on"].update(
         {"dataset": Path(dataset).name, "judge": llm.name, "embedder": embedder.id}
     )
@@ -334,15 +343,17 @@ def in_translation(asked: list[tuple[dict, Filters | None]], path) -> list:
     return [(by_id[item["id"]], filters) for item, filters in asked if item["id"] in by_id]
 
 
-def fitted(train: list[dict], dev: list[dict], hidden: list[dict] = ()) -> dict:
-    """The model fitted on `train` records, its thresholds chosen on `dev`'s, and what it
-    gives on both, and on the `hidden` records (dev questions asked with the paragraph holding
-    their answer hidden: the subject is in the index, the fact is not)."""
+def fitted(
+    train: list[dict], dev: list[dict], hidden: list[dict] = (), names: tuple = FEATURES
+) -> dict:
+    """The model of the `names` features fitted on `train` records, its thresholds chosen on
+    `dev`'s, and what it gives on both, and on the `hidden` records (dev questions asked with
+    the paragraph holding their answer hidden: the subject is in the index, the fact is not)."""
     import platform
 
     import sklearn
 
-    model = fit(train)
+    model = fit(train, names)
     # Sure only where both splits keep the promise: dev alone is too few answers to choose it
     # (docs/decisions/2026-12-06-quoted-neighbour.md).
     sure = max(choose_sure(model, train), choose_sure(model, dev))
