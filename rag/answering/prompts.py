@@ -129,7 +129,7 @@ TRANSLATE_QUESTIONS = {
 }
 
 # Asked of the model for a factual question in another language than its articles: the
-# passage judged best, translated into the question's language.
+# passage quoted, translated into the question's language.
 TRANSLATE_PASSAGE = {
     "fr": "Traduis en français le passage de l'utilisateur. Garde les noms, les nombres et les "
     "dates tels quels. Réponds par la traduction seule.",
