@@ -325,7 +325,7 @@ def train_confidence(
             split.all_questions("dev"), articles, texts, ANSWER_HIDDEN, SEED + 1
         )
         hidden = collect(retriever, llm, settings, paragraphs, progress)
-    record = fitted(train, dev, hidden, ACROSS_FEATURES if translations else FEATURES)
+    record = fitted(train, dev, hidden, ACROSS_FEATURES if across else FEATURES)
     record["trained_on"].update(
         {"dataset": Path(dataset).name, "judge": llm.name, "embedder": embedder.id}
     )
