@@ -541,9 +541,10 @@ def refuse(context: bool, refusals: bool) -> None:
 
 
 def with_confidence(work_dir: Path, context: bool, refusals: bool) -> None:
-    """The judged confidence refitted with the cross-encoder's best of the ranker's 4 as a
-    sixth feature, on the records `rag eval train-confidence` left in `work_dir` (its train and
-    dev samples, asked again here for their candidates); thresholds chosen on dev as shipped."""
+    """The judged confidence (`confidence.FEATURES`) refitted with the cross-encoder's best of
+    the ranker's 4 as one more feature, on the records `rag eval train-confidence` left in
+    `work_dir` (its train and dev samples, asked again here for their candidates); thresholds
+    chosen on dev as shipped."""
     import json
 
     import torch
@@ -574,7 +575,8 @@ def with_confidence(work_dir: Path, context: bool, refusals: bool) -> None:
         if not candidates:
             return -10.0
         features = scorer.sentence_features(item["question"], "fr", vector, hits, candidates)
-        best = [candidates[i] for i in np.argsort(-ranker.rank(features), kind="stable")[:4]]
+        order = _best_four(np.arange(len(candidates)), ranker.rank(features))
+        best = [candidates[i] for i in order]
         batch = [
             (
                 item["question"],

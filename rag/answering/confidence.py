@@ -72,9 +72,9 @@ def features(known: dict[str, float], names: tuple[str, ...] = FEATURES) -> np.n
 
 def judged_count(evidence: list, asked_in: str, across: bool) -> int:
     """How many of the best passages the model judges: the rating model's inputs. Across
-    languages (the ranker's best passage in another language than the question) when there is
-    a model `across`, ACROSS_JUDGED; else JUDGED."""
-    if across and evidence and evidence[0].language not in (asked_in, None):
+    languages (the ranker's best passage in another language than the question, as
+    `same_language` reads it) when there is a model `across`, ACROSS_JUDGED; else JUDGED."""
+    if across and evidence and evidence[0].language != asked_in:
         return ACROSS_JUDGED
     return JUDGED
 
