@@ -201,15 +201,19 @@ def build_parser() -> argparse.ArgumentParser:
         "train-confidence",
         parents=[common],
         help="fit the confidence shown with each answer on a SQuAD-format dataset's train split "
-        "(answered by the configured model, which must judge passages: llama.cpp); 'sure' "
-        "chosen on dev; writes rag/answering/confidence.json",
+        "(answered by the configured model, which must judge passages: llama.cpp, or a server "
+        "that lists token probabilities); 'sure' chosen on dev; writes "
+        "rag/answering/confidence.json for the model it was trained on, else a file in the "
+        "model cache that answers with that backend then use",
     )
     confidence.add_argument("--dataset", required=True, help="SQuAD-format JSON (e.g. PIAF)")
     confidence.add_argument(
         "--work-dir", default=".eval", help="where its corpus and index are kept (default .eval/)"
     )
     confidence.add_argument(
-        "-o", "--output", help="where to write the model (default: the shipped file)"
+        "-o",
+        "--output",
+        help="where to write the model (default: the shipped file, or the backend's own file)",
     )
     confidence.add_argument(
         "--translations",
@@ -516,8 +520,16 @@ def cmd_eval_train_confidence(args, settings: Settings) -> int:
     from rag.service import Service
 
     service = Service(settings)
+    llm = service.llm
+    if llm.kind == "extractive" or not llm.judge("", "Question: ?\nPassage: ", ["."], "?"):
+        raise ConfigError(
+            f"{llm.name} cannot judge passages (no token probabilities): train the confidence "
+            "with an in-process model, or a server that returns `logprobs` (vLLM, llama.cpp)."
+        )
     work_dir = Path(args.work_dir) / Path(args.dataset).stem
     output = Path(args.output) if args.output else confidence.PARAMETERS
+    if not args.output and not confidence.load().fits(llm.name):
+        output = confidence.trained_path(llm.name, settings.model_cache_dir())
     if args.translations:
         kept = confidence.load(output).record  # fails clearly before an hour of answering
     with tqdm(desc="answering", unit="q", disable=not sys.stderr.isatty()) as bar:
@@ -525,7 +537,7 @@ def cmd_eval_train_confidence(args, settings: Settings) -> int:
             args.dataset,
             settings,
             service.embedder,
-            service.llm,
+            llm,
             work_dir,
             bar.update,
             args.translations,

@@ -280,10 +280,12 @@ def test_training_across_languages_keeps_the_shipped_model_and_retraining_keeps_
     import json
 
     from rag import cli, service
+    from tests.test_judged import Judging
 
     class Parts:  # no model or embedder is loaded: training is stood in for below
         def __init__(self, settings):
-            self.embedder = self.llm = None
+            self.embedder = None
+            self.llm = Judging(lambda passages: [1.0] * len(passages))
 
     def trained(dataset, settings, embedder, llm, work_dir, progress, translations=None):
         rows = [{**r, "right": not r["right"]} for r in RECORDS] if translations else RECORDS

@@ -86,3 +86,25 @@ def test_unreachable_server_falls_back_to_an_extractive_answer(tmp_path, caplog)
     assert answer.notice and llm.name in answer.notice  # the backend, not why: that is logged
     assert "Cannot reach" not in answer.notice and "Cannot reach" in caplog.text
     assert not answer.refused and answer.sources
+
+
+def test_the_server_judges_as_the_same_weights_judge_in_process(server_url):
+    from rag.answering import prompts
+
+    settings = Settings()
+    remote = get_llm(f"openai:{server_url}#qwen", settings)
+    local = get_llm("qwen2.5-coder-1.5b", settings)
+    question = "Qui est le ministre chinois des Affaires étrangères ?"
+    passages = [
+        "Wang Yi, ministre chinois des Affaires étrangères, a lancé le plan lors d'une réunion.",
+        "La Zambie a signé un accord avec la Chine en 2024.",
+    ]
+    asked = (
+        prompts.JUDGE_SYSTEM["fr"],
+        prompts.JUDGE_ASKED["fr"].format(question=question),
+        passages,
+        prompts.JUDGE_ASK["fr"],
+    )
+    served, in_process = remote.judge(*asked), local.judge(*asked)
+    assert served == pytest.approx(in_process, abs=0.5)
+    assert served[0] > served[1] + 1.0  # the passage that answers is judged higher

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from rag.answering import prompts, summaries
 from rag.answering.confidence import Confidence, judged_count
-from rag.answering.confidence import load as load_confidence
+from rag.answering.confidence import for_model as confidence_for_model
 from rag.answering.confidence import measures as confidence_measures
 from rag.answering.conversation import standalone_question
 from rag.answering.decisions import quoted
@@ -135,7 +135,8 @@ class AnswerPipeline:
         self.retriever = retriever
         self.llm = llm
         self.settings = settings
-        self._confidence = confidence  # see `confidence`
+        self._confidence = confidence  # see `confidence_for`
+        self._confidences: dict[str, Confidence | None] = {}  # by backend name
         self._common: frozenset[str] = frozenset()  # see `_common_words`
         self._common_for: object | None = None  # the index `_common` was computed for
         self._majority = "fr"  # see `_corpus_language`
@@ -219,7 +220,7 @@ class AnswerPipeline:
         if (
             settings.factual_answers == "judged"
             and settings.cross_language_answers == "translated"
-            and self.confidence.fits(llm.name)
+            and self.confidence_for(llm) is not None
         ):
             translated = self._in_corpus_language(question, asked_in, llm)
             if translated is not None:
@@ -234,7 +235,7 @@ class AnswerPipeline:
         timings["judge"] = time.perf_counter() - judging
         if odds is not None:  # answered or refused by the learned decision
             known = confidence_measures(odds, builder.evidence, searched_in)
-            rating = self.confidence.rating(known)
+            rating = self.confidence_for(llm).rating(known)
             builder.confidence = rating.probability(known)
             builder.confidence_label = rating.label(builder.confidence)
             refused = builder.confidence < rating.answer
@@ -370,12 +371,15 @@ class AnswerPipeline:
         notice = " ".join(filter(None, [single, *notices])) or None
         yield builder._answer(_sentences(points), notice)
 
-    @property
-    def confidence(self) -> Confidence:
-        """The confidence model (the shipped one unless given)."""
-        if self._confidence is None:
-            self._confidence = load_confidence()
-        return self._confidence
+    def confidence_for(self, llm: LLM) -> Confidence | None:
+        """The confidence model trained on `llm`'s judgements (the one given, else the shipped
+        one or one trained for that backend: `confidence.for_model`); None when there is none."""
+        if self._confidence is not None:
+            return self._confidence if self._confidence.fits(llm.name) else None
+        if llm.name not in self._confidences:
+            cache = self.settings.model_cache_dir()
+            self._confidences[llm.name] = confidence_for_model(llm.name, cache)
+        return self._confidences[llm.name]
 
     def judgements(
         self, evidence: list[Evidence], question: str, asked_in: str, llm: LLM
@@ -384,9 +388,11 @@ class AnswerPipeline:
         as the confidence rates (`judged_count`); None when it cannot judge (no token
         probabilities, or it failed), or when the confidence model was trained on another
         model's judgements."""
-        across = self.confidence.across is not None
-        passages = evidence[: judged_count(evidence, asked_in, across)]
-        if llm.kind == "extractive" or not passages or not self.confidence.fits(llm.name):
+        confidence = self.confidence_for(llm)
+        if llm.kind == "extractive" or confidence is None:
+            return None
+        passages = evidence[: judged_count(evidence, asked_in, confidence.across is not None)]
+        if not passages:
             return None
         try:
             return llm.judge(

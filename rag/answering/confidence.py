@@ -17,7 +17,9 @@ one scale would refuse right answers (docs/decisions/2026-12-07-confidence-acros
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +116,7 @@ class Confidence:
 def save(record: dict, path: Path = PARAMETERS) -> None:
     """Write the record with the hash of its fitted parameters."""
     record = {**record, "parameters_sha256": parameters_digest(record, FITTED)}
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
 
 
@@ -132,6 +135,27 @@ def _confidence(record: dict, names: tuple[str, ...] = FEATURES) -> Confidence:
         record=record,
         across=_confidence(record["across"], ACROSS_FEATURES) if "across" in record else None,
     )
+
+
+def trained_path(model_name: str, cache_dir: Path) -> Path:
+    """Where `rag eval train-confidence` keeps a confidence trained on the judgements of a
+    backend other than the one the shipped model was trained on (under the model cache)."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", model_name).strip("_")[:80]
+    digest = hashlib.sha256(model_name.encode()).hexdigest()[:10]
+    return Path(cache_dir) / "confidence" / f"{readable}-{digest}.json"
+
+
+def for_model(model_name: str, cache_dir: Path) -> Confidence | None:
+    """The confidence trained on `model_name`'s judgements: the shipped one, else one trained
+    here for that backend (`trained_path`); None when there is none (its answers are then
+    refused by the cosine gate and carry no confidence)."""
+    shipped = load()
+    if shipped.fits(model_name):
+        return shipped
+    path = trained_path(model_name, cache_dir)
+    if path.is_file() and (trained := load(path)).fits(model_name):
+        return trained
+    return None
 
 
 @functools.cache

@@ -134,6 +134,24 @@ STATE_SEED = 0  # the sampling seed after a prefix state (reproducible at temper
 # How a model starts a reply that says yes or no (French and English), for `LLM.judge`.
 JUDGE_YES = ("Oui", "oui", "Yes", "yes")
 JUDGE_NO = ("Non", "non", "No", "no")
+TOP_LOGPROBS = 20  # first-token choices asked of a server (OpenAI's API lists at most 20)
+
+
+def yes_no_odds(choices: dict[str, float]) -> float:
+    """The log-odds of yes against no from a reply's first-token choices (token: log-probability),
+    as a server lists its most likely ones: a token counts for the word it begins. A side
+    missing from the list is given the least likely listed probability, a bound on its own."""
+    floor = min(choices.values())
+
+    def side(words: tuple[str, ...]) -> float:
+        found = [
+            logprob
+            for token, logprob in choices.items()
+            if (text := token.lstrip()) and any(word.startswith(text) for word in words)
+        ]
+        return _log_sum_exp(np.array(found)) if found else floor
+
+    return side(JUDGE_YES) - side(JUDGE_NO)
 
 
 def _log_sum_exp(values: np.ndarray) -> float:
@@ -454,6 +472,7 @@ class OpenAICompatibleLLM(LLM):
         self.connect_timeout = connect_timeout
         self.api_key = _api_key()
         self._form: str | None = None  # the form the server accepted last time
+        self._lists_choices: bool | None = None  # whether it returns token probabilities
 
     def _response_format(self, form: str, schema: dict) -> dict | None:
         if form == "json_schema":
@@ -513,6 +532,58 @@ class OpenAICompatibleLLM(LLM):
             except httpx.HTTPError as exc:
                 raise LLMError(f"Cannot reach {self.base_url}: {exc}") from exc
         raise LLMError(f"{self.base_url} refused the request ({last_error}).")
+
+    def judge(self, system, asked, passages, ask):
+        """As `LLM.judge`, from the `top_logprobs` of a one-token reply per passage (vLLM,
+        llama.cpp's server and OpenAI list them); None for a server that does not."""
+        if self._lists_choices is False:
+            return None
+        odds = []
+        for passage in passages:
+            messages = [
+                {"role": "system", "content": system},
+                {"role": "user", "content": asked + " ".join(passage.split()) + ask},
+            ]
+            choices = self._first_token_choices(messages)
+            if choices is None:
+                log.info(
+                    "%s lists no token probabilities: its answers carry no confidence", self.name
+                )
+                self._lists_choices = False
+                return None
+            self._lists_choices = True
+            odds.append(yes_no_odds(choices))
+        return odds
+
+    def _first_token_choices(self, messages: list[dict]) -> dict[str, float] | None:
+        """The server's most likely first tokens of the reply, with their log-probabilities;
+        None when it refuses the request or lists none."""
+        import httpx
+
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "logprobs": True,
+            "top_logprobs": TOP_LOGPROBS,
+        }
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
+        try:
+            response = httpx.post(
+                f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=timeout
+            )
+        except httpx.HTTPError as exc:
+            raise LLMError(f"Cannot reach {self.base_url}: {exc}") from exc
+        if response.status_code >= 400:
+            return None
+        try:
+            first = response.json()["choices"][0]["logprobs"]["content"][0]
+            listed = {c["token"]: float(c["logprob"]) for c in first["top_logprobs"]}
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
+        return listed or None
 
     def _timed(self, pieces: Iterator[str], started: float) -> Iterator[str]:
         """`pieces`, stopped when the first one or the whole answer is late."""
