@@ -543,7 +543,7 @@ def cmd_eval_train_confidence(args, settings: Settings) -> int:
             args.translations,
         )
     records = record.pop("records")
-    name = "confidence-records-across.json" if args.translations else "confidence-records.json"
+    name = f"{output.stem}-records{'-across' if args.translations else ''}.json"
     (work_dir / name).write_text(json.dumps(records, indent=1))
     if args.translations:
         record = confidence.with_across(kept, record)

@@ -148,7 +148,9 @@ def test_training_writes_a_backends_own_file_and_refuses_one_that_cannot_judge(
     _Parts.llm = Judging(lambda passages: [1.0] * len(passages))
     _Parts.llm.name = "openai:http://gpu:8000/v1#qwen-32b"
     assert cli.main(command) == 0
-    assert confidence.trained_path(_Parts.llm.name, tmp_path / "cache").is_file()
+    written = confidence.trained_path(_Parts.llm.name, tmp_path / "cache")
+    assert written.is_file() and (tmp_path / "piaf" / f"{written.stem}-records.json").is_file()
+    assert not (tmp_path / "piaf" / "confidence-records.json").exists()
     assert confidence.PARAMETERS.read_text() == shipped
     _Parts.llm = ScriptedLLM(json_reply([]))  # lists no token probabilities
     assert cli.main(command) == 2
