@@ -87,9 +87,10 @@ class Settings:
     chunk_overlap: tokens shared by consecutive chunks (less than chunk_size)
     top_k: chunks kept after fusing the rankings, where the evidence is picked from
     evidence: numbered evidence passages shown to the LLM
-    min_relevance: with a backend that cannot judge its passages (extractive, OpenAI-compatible
-        servers), refuse at once when the best evidence sentence's cosine to the question is
-        below this (the bundled model's answers are refused by the learned decision instead)
+    min_relevance: with a backend that cannot judge its passages or has no confidence trained
+        for it (extractive; other models than the bundled 1.5B until trained), refuse at once
+        when the best evidence sentence's cosine to the question is below this (answers rated
+        by a confidence are refused by the learned decision instead)
     cross_lingual_margin: how much lower that bar is when the question and the best passage are
         in different languages
     temperature: sampling temperature of the LLM, 0 to 2 (0: always the likeliest token)
