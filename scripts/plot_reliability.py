@@ -1,6 +1,6 @@
 """The reliability plot of the confidence shown with answers: per confidence bin, how often the
 answers given were right, from `rag eval answers --dataset … --json` outputs. It needs
-matplotlib, which the project does not install: `.venv/bin/pip install matplotlib`.
+matplotlib, the `plots` extra: `.venv/bin/pip install -e '.[plots]'`.
 
     .venv/bin/rag eval answers --dataset ../shared/eval/piaf-v1.0.json --split test --json > t.json
     .venv/bin/python scripts/plot_reliability.py t.json [more.json] --out docs/reliability.png
