@@ -155,3 +155,16 @@ def test_training_writes_a_backends_own_file_and_refuses_one_that_cannot_judge(
     _Parts.llm = ScriptedLLM(json_reply([]))  # lists no token probabilities
     assert cli.main(command) == 2
     assert "cannot judge passages" in capsys.readouterr().err
+
+
+def test_the_model_shipped_for_the_small_bundled_llm_loads_and_matches_its_recorded_hash(
+    tmp_path,
+):
+    from rag.answering.decisions import parameters_digest
+
+    small = confidence.for_model("qwen2.5-coder-0.5b", tmp_path)  # nothing trained here
+    record = small.record
+    assert record["trained_on"]["judge"] == "qwen2.5-coder-0.5b" and small is not confidence.load()
+    assert record["parameters_sha256"] == parameters_digest(record, confidence.FITTED)
+    assert len(record["trained_on"]["data_sha256"]) == 64
+    assert 0.0 <= small.answer < small.sure <= 1.0

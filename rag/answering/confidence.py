@@ -29,6 +29,7 @@ from rag.answering.decisions import Model, parameters_digest
 from rag.errors import ConfigError
 
 PARAMETERS = Path(__file__).with_name("confidence.json")
+SHIPPED_FOR_OTHERS = PARAMETERS.parent  # confidence/: the models shipped for other bundled LLMs
 FEATURES = (  # of the model for passages in the question's language (one judged)
     "judged_best",  # the model's log-odds that the ranker's best passage answers the question
     "best_cosine",  # e5 cosine between the question and the closest evidence sentence
@@ -146,15 +147,17 @@ def trained_path(model_name: str, cache_dir: Path) -> Path:
 
 
 def for_model(model_name: str, cache_dir: Path) -> Confidence | None:
-    """The confidence trained on `model_name`'s judgements: the shipped one, else one trained
-    here for that backend (`trained_path`); None when there is none (its answers are then
-    refused by the cosine gate and carry no confidence)."""
+    """The confidence trained on `model_name`'s judgements: the shipped one, else one shipped
+    for that backend (`trained_path` under SHIPPED_FOR_OTHERS), else one trained here (under
+    `cache_dir`); None when there is none (its answers are then refused by the cosine gate and
+    carry no confidence)."""
     shipped = load()
     if shipped.fits(model_name):
         return shipped
-    path = trained_path(model_name, cache_dir)
-    if path.is_file() and (trained := load(path)).fits(model_name):
-        return trained
+    for folder in (SHIPPED_FOR_OTHERS, cache_dir):
+        path = trained_path(model_name, folder)
+        if path.is_file() and (trained := load(path)).fits(model_name):
+            return trained
     return None
 
 
