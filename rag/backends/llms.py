@@ -474,6 +474,9 @@ class OpenAICompatibleLLM(LLM):
         self._form: str | None = None  # the form the server accepted last time
         self._lists_choices: bool | None = None  # whether it returns token probabilities
 
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
     def _response_format(self, form: str, schema: dict) -> dict | None:
         if form == "json_schema":
             return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
@@ -487,7 +490,6 @@ class OpenAICompatibleLLM(LLM):
         forms = [self._form] if self._form else list(self.FORMS)
         if not schema:
             forms = ["none"]
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         # httpx's read timeout bounds each silence (a server that accepts and never answers);
         # the deadlines below bound a server that keeps the line busy without saying anything.
         timeout = httpx.Timeout(
@@ -512,7 +514,7 @@ class OpenAICompatibleLLM(LLM):
                     "POST",
                     f"{self.base_url}/chat/completions",
                     json=body,
-                    headers=headers,
+                    headers=self._headers(),
                     timeout=timeout,
                 ) as response:
                     if response.status_code >= 400:
@@ -568,11 +570,13 @@ class OpenAICompatibleLLM(LLM):
             "logprobs": True,
             "top_logprobs": TOP_LOGPROBS,
         }
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         timeout = httpx.Timeout(self.timeout, connect=self.connect_timeout)
         try:
             response = httpx.post(
-                f"{self.base_url}/chat/completions", json=body, headers=headers, timeout=timeout
+                f"{self.base_url}/chat/completions",
+                json=body,
+                headers=self._headers(),
+                timeout=timeout,
             )
         except httpx.HTTPError as exc:
             raise LLMError(f"Cannot reach {self.base_url}: {exc}") from exc
