@@ -59,7 +59,7 @@ DEFAULT_MAX_LOADED_MODELS = 2
 DEFAULT_PROMPT_STATE_MB = 256
 SUMMARY_POINTS = ("quotes", "written")
 FACTUAL_ANSWERS = ("model", "judged")
-CROSS_LANGUAGE_ANSWERS = ("written", "translated")
+CROSS_LANGUAGE_ANSWERS = ("written", "quoted", "translated")
 LANGUAGES = ("auto", "fr", "en")
 
 
@@ -122,8 +122,9 @@ class Settings:
         confidence) or model (the LLM writes the answer from the evidence)
     cross_language_answers: how a fact asked in another language than the articles' is
         answered (with judged answers): written (judged in the question's language, the LLM
-        writes from the passages) or translated (the question translated into the articles'
-        language, judged there, and the quoted passage translated back)
+        writes from the passages), quoted (judged in the question's language, the ranker's
+        best passage translated by the LLM) or translated (the question translated into the
+        articles' language, judged there, and the quoted passage translated back)
     """
 
     index_dir: str = DEFAULT_INDEX_DIR

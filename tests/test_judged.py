@@ -12,6 +12,7 @@ from tests.conftest import HashingEmbedder, ScriptedLLM, json_reply
 
 SETTINGS = Settings(min_relevance=0.05, top_k=4, evidence=4, factual_answers="judged")
 TRANSLATED = SETTINGS.replace(cross_language_answers="translated")
+QUOTED = SETTINGS.replace(cross_language_answers="quoted")
 QUESTION = "Avec quel pays africain la Chine s'est-elle associée ?"
 
 
@@ -138,7 +139,7 @@ class Understanding(HashingEmbedder):
         return super().embed_batch([self.meanings.get(t, t) for t in texts], is_query)
 
 
-def translating_pipeline(retriever) -> tuple[AnswerPipeline, Translating]:
+def translating_pipeline(retriever, settings=TRANSLATED) -> tuple[AnswerPipeline, Translating]:
     """A pipeline whose model translates faithfully, as its embedder sees it."""
     llm = Translating()
     meanings = {}
@@ -152,7 +153,7 @@ def translating_pipeline(retriever) -> tuple[AnswerPipeline, Translating]:
         return reply
 
     llm.reply = understood
-    return AnswerPipeline(reading, llm, TRANSLATED, confidence=ALWAYS), llm
+    return AnswerPipeline(reading, llm, settings, confidence=ALWAYS), llm
 
 
 def test_a_question_in_another_language_is_judged_in_the_articles_and_its_quote_translated(
@@ -164,6 +165,17 @@ def test_a_question_in_another_language_is_judged_in_the_articles_and_its_quote_
     assert len(llm.prompts) == 2  # the question and the quote translated; nothing written
     assert answer.text.startswith(TRANSLATION.rstrip(".")) and answer.language == "en"
     assert answer.confidence is not None
+    assert len(answer.sources) == 1 and answer.sources[0].text == llm.translated[0]
+
+
+def test_a_question_in_another_language_can_be_judged_as_asked_and_its_quote_translated(
+    retriever,
+):
+    pipeline, llm = translating_pipeline(retriever, QUOTED)
+    answer = pipeline.ask(ENGLISH)
+    assert ENGLISH in llm.asked[0]  # judged as asked: the question is not translated
+    assert len(llm.prompts) == 1  # the quote translated; nothing written
+    assert answer.text.startswith(TRANSLATION.rstrip(".")) and answer.language == "en"
     assert len(answer.sources) == 1 and answer.sources[0].text == llm.translated[0]
 
 

@@ -410,7 +410,7 @@ class AnswerPipeline:
     ) -> Iterator[Draft | Answer]:
         """The answer that quotes the ranker's best passages passing the answer checks, as the
         extractive one does, when the best is in the answer's language; else
-        (`cross_language_answers = "translated"`) its quote translated by the model, yielding
+        (`cross_language_answers` "quoted" or "translated") its quote translated by the model, yielding
         `Draft`s as it writes. Ends without an `Answer` when none passes or the translation
         fails its checks: the model then writes."""
         usable = builder.usable()
@@ -419,7 +419,7 @@ class AnswerPipeline:
         if usable[0].language == language:
             yield builder.quoting(usable[: quoted_share(usable)])
             return
-        if settings.cross_language_answers != "translated":
+        if settings.cross_language_answers == "written":
             return
         quote = usable[0].as_quoted()
         reply = ""

@@ -331,6 +331,7 @@ def train_confidence(
     )
     if translations is not None:
         record["trained_on"]["translations"] = Path(translations).name
+        record["trained_on"]["cross_language_answers"] = settings.cross_language_answers
     return {**record, "records": {"train": train, "dev": dev, "dev_answer_hidden": hidden}}
 
 
