@@ -409,10 +409,10 @@ class AnswerPipeline:
         self, builder: _Builder, language: str, llm: LLM, settings: Settings
     ) -> Iterator[Draft | Answer]:
         """The answer that quotes the ranker's best passages passing the answer checks, as the
-        extractive one does, when the best is in the answer's language; else
-        (`cross_language_answers` "quoted" or "translated") its quote translated by the model, yielding
-        `Draft`s as it writes. Ends without an `Answer` when none passes or the translation
-        fails its checks: the model then writes."""
+        extractive one does, when the best is in the answer's language; else (with
+        `cross_language_answers` "quoted" or "translated") its quote translated by the model,
+        yielding `Draft`s as it writes. Ends without an `Answer` when none passes or the
+        translation fails its checks: the model then writes."""
         usable = builder.usable()
         if not usable:
             return
