@@ -158,7 +158,7 @@ class Settings:
     prompt_state_dir: str = ""  # "" = prompt-states/ in the model cache
     summary_points: str = "quotes"
     factual_answers: str = "judged"
-    cross_language_answers: str = "quoted"
+    cross_language_answers: str = "written"
 
     def __post_init__(self) -> None:
         if self.index_backend:

@@ -168,10 +168,9 @@ def test_a_question_in_another_language_is_judged_in_the_articles_and_its_quote_
     assert len(answer.sources) == 1 and answer.sources[0].text == llm.translated[0]
 
 
-def test_by_default_a_question_in_another_language_is_judged_as_asked_and_its_quote_translated(
+def test_a_question_in_another_language_can_be_judged_as_asked_and_its_quote_translated(
     retriever,
 ):
-    assert Settings().cross_language_answers == "quoted"
     pipeline, llm = translating_pipeline(retriever, QUOTED)
     answer = pipeline.ask(ENGLISH)
     assert ENGLISH in llm.asked[0]  # judged as asked: the question is not translated
@@ -358,10 +357,9 @@ def test_the_answer_checks_look_for_the_question_as_searched_without_its_period(
     assert "2024" not in builder.asked and "Nvidia" in builder.asked
 
 
-def test_written_has_a_question_in_another_language_judged_as_asked_and_written(retriever):
+def test_by_default_a_question_in_another_language_is_judged_as_asked_and_written(retriever):
     llm = Translating()
-    written = SETTINGS.replace(cross_language_answers="written")
-    AnswerPipeline(retriever, llm, written, confidence=ALWAYS).ask(ENGLISH)
+    AnswerPipeline(retriever, llm, SETTINGS, confidence=ALWAYS).ask(ENGLISH)
     assert ENGLISH in llm.asked[0] and not llm.translated
     assert len(llm.prompts) == 1  # the answer written; no translation asked
 
