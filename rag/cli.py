@@ -195,6 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument(
         "-o", "--output", help="where to write the decisions (default: the shipped file)"
     )
+    training.add_argument(
+        "--translations",
+        action="append",
+        help="JSON lines translating train questions (e.g. tests/data/piaf_en_train.jsonl; "
+        "repeatable): fits only the ranker of passages in another language than the question, "
+        "kept beside the rest of the output file",
+    )
     training.set_defaults(handler=cmd_eval_train)
 
     confidence = measures.add_parser(
@@ -505,8 +512,23 @@ def cmd_eval_train(args, settings: Settings) -> int:
     from rag.index.embedders import get_embedder
 
     work_dir = Path(args.work_dir) / Path(args.dataset).stem
-    record = train_decisions(args.dataset, settings, get_embedder(settings.embedder), work_dir)
     output = Path(args.output) if args.output else decisions.PARAMETERS
+    embedder = get_embedder(settings.embedder)
+    if args.translations:
+        from rag.eval.training import train_ranker_across
+
+        shipped = decisions.load(output)  # fails clearly before the training
+        across = train_ranker_across(
+            args.dataset, settings, embedder, work_dir, args.translations, shipped
+        )
+        record = decisions.with_ranker_across(shipped.record, across)
+        decisions.save(record, output)
+        print(json.dumps({"written": str(output), **across["measured"]}, indent=1))
+        return 0
+    record = train_decisions(args.dataset, settings, embedder, work_dir)
+    previous = json.loads(output.read_text()) if output.is_file() else {}
+    if "ranker_across" in previous:  # the ranker across languages is kept
+        record["ranker_across"] = previous["ranker_across"]
     decisions.save(record, output)
     print(json.dumps({"written": str(output), **record["measured"]}, indent=1))
     return 0

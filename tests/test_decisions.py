@@ -12,6 +12,7 @@ from rag.eval.training import (
     calibration_error,
     choose_thresholds,
     outcomes,
+    ranking_figures,
     summary,
     train,
 )
@@ -156,3 +157,99 @@ def test_examples_asked_without_their_article_never_draw_on_it(retriever):
     assert article in set(kept.documents)
     assert len(without.documents) and article not in set(without.documents)
     assert without.items[0]["answerable"] is False and not without.labels.any()
+
+
+def _across(rows: int, same_language: float) -> np.ndarray:
+    features = np.zeros((rows, len(SENTENCE_FEATURES)))
+    features[:, SENTENCE_FEATURES.index("same_language")] = same_language
+    return features
+
+
+def test_candidates_in_another_language_are_ranked_by_the_ranker_across():
+    shipped = decisions.load()
+    constant = Model(
+        SENTENCE_FEATURES,
+        np.zeros(len(SENTENCE_FEATURES)),
+        np.ones(len(SENTENCE_FEATURES)),
+        (np.zeros((len(SENTENCE_FEATURES), 1)),),
+        (np.array([7.0]),),
+    )
+    made = decisions.Decisions(
+        shipped.ranker, shipped.present, shipped.right, (1.0, 0.0), 0.2, 0.9, {}, constant
+    )
+    features = np.vstack([_across(2, 1.0), _across(3, 0.0)])
+    scores = made.rank(features)
+    assert scores[2:] == pytest.approx([7.0, 7.0, 7.0])  # the ranker across
+    assert scores[:2] == pytest.approx(shipped.ranker.log_odds(features[:2]))  # the first
+    without = decisions.Decisions(
+        shipped.ranker, shipped.present, shipped.right, (1.0, 0.0), 0.2, 0.9, {}
+    )
+    assert without.rank(features) == pytest.approx(shipped.ranker.log_odds(features))
+
+
+def test_the_shipped_ranker_across_matches_its_hash_and_translations():
+    from pathlib import Path
+
+    from rag.eval.training import file_digest
+
+    record = decisions.load().record["ranker_across"]
+    assert record["parameters_sha256"] == decisions.parameters_digest(record, ("model",))
+    assert decisions.load().ranker_across is not None
+    data = Path(__file__).parent / "data"
+    for name, digest in record["trained_on"]["translations"].items():
+        assert file_digest(data / name) == digest, f"{name} changed since the ranker was trained"
+    for split in ("dev", "test"):
+        assert 0.0 <= record["measured"][split]["after"]["first"] <= 1.0
+
+
+def test_ranking_figures_count_the_gold_sentence_among_the_best():
+    examples = _synthetic(4, questions=20)
+    perfect = examples.labels.astype(float) * 4 - 2
+    figures = ranking_figures(examples, perfect, evidence=3)
+    assert figures["questions"] == 20
+    assert figures["first"] == figures["top_2"] == figures["in_evidence"] == 1.0
+    assert figures["quoted_right"] == 1.0
+    backwards = ranking_figures(examples, -perfect, evidence=3)
+    assert backwards["first"] == backwards["in_evidence"] == 0.0
+
+
+def test_training_the_ranker_across_is_deterministic(tmp_path):
+    import json
+
+    from rag.config import Settings
+    from rag.eval.squad_answers import load_articles, split_articles
+    from rag.eval.training import train_ranker_across
+    from tests.conftest import HashingEmbedder
+    from tests.test_eval_prepare import squad
+
+    dataset = squad(tmp_path / "tiny.json", articles=30)
+    split = split_articles(load_articles(dataset))
+    translations = tmp_path / "en.jsonl"
+    translations.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": item["id"],
+                    "question": "How many inhabitants does "
+                    + item["question"].split("compte la ")[1].replace(" ?", "")
+                    + " have?",
+                    "answers": item["answer_any"] or ["none"],
+                    "language": "en",
+                }
+            )
+            + "\n"
+            for name in ("train", "dev", "test")
+            for item in split.all_questions(name)
+        )
+    )
+    settings, shipped = Settings(), decisions.load()
+    runs = [
+        train_ranker_across(
+            dataset, settings, HashingEmbedder(), tmp_path / "work", [translations], shipped
+        )
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    assert runs[0]["trained_on"]["questions"] > 0
+    assert set(runs[0]["measured"]) == {"dev", "test"}
+    Model.from_dict(runs[0]["model"], SENTENCE_FEATURES)

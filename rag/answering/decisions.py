@@ -7,6 +7,12 @@ in the index (refusing below a threshold chosen on dev), and that the answer quo
 candidate is right (calibrated, shown to the reader). On PIAF dev, refusing on the first
 refuses more questions whose article is absent, for the same share of answerable ones, than
 refusing on the second (docs/decisions/2026-12-06-learned-decisions.md).
+
+Candidates in another language than the question (an English question over French articles)
+are ranked by a second ranker, `ranker_across`, trained on PIAF's questions translated into
+English (`rag eval train --translations`): across languages the shared words vanish and the
+cosines run lower, so the first ranker's weights misplace them
+(docs/decisions/2026-12-08-a-ranker-across-languages.md).
 """
 
 from __future__ import annotations
@@ -86,10 +92,17 @@ class Decisions:
     answer_threshold: float  # below this probability that the article is present, refuse
     sure_threshold: float  # from this confidence, the answer is shown as sure
     record: dict
+    ranker_across: Model | None = None  # for candidates in another language than the question
 
     def rank(self, features: np.ndarray) -> np.ndarray:
-        """Log-odds that each candidate sentence answers the question."""
-        return self.ranker.log_odds(features)
+        """Log-odds that each candidate sentence answers the question; a candidate in another
+        language than the question is scored by `ranker_across`, when there is one."""
+        scores = self.ranker.log_odds(features)
+        if self.ranker_across is not None and len(scores):
+            across = np.atleast_2d(features)[:, _SAME_LANGUAGE] == 0
+            if across.any():
+                scores[across] = self.ranker_across.log_odds(np.atleast_2d(features)[across])
+        return scores
 
     def answerable(self, features: np.ndarray) -> float:
         """The probability that the question's article is in the index."""
@@ -103,6 +116,9 @@ class Decisions:
     def label(self, confidence: float) -> str:
         """`sure` or `unsure`: how the reader is told."""
         return "sure" if confidence >= self.sure_threshold else "unsure"
+
+
+_SAME_LANGUAGE = SENTENCE_FEATURES.index("same_language")
 
 
 def _sigmoid(value):
@@ -120,6 +136,13 @@ def save(record: dict, path: Path = PARAMETERS) -> None:
     """Write the decisions with the hash of their fitted parameters."""
     record = {**record, "parameters_sha256": parameters_digest(record)}
     path.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+
+
+def with_ranker_across(record: dict, across: dict) -> dict:
+    """`record` (saved decisions) with `across` (a fitted record: `model`, `trained_on`,
+    `measured`) as its ranker across languages, hashed on its own."""
+    across = {**across, "parameters_sha256": parameters_digest(across, ("model",))}
+    return {**record, "ranker_across": across}
 
 
 @functools.cache
@@ -140,6 +163,11 @@ def load(path: Path = PARAMETERS) -> Decisions:
         answer_threshold=float(record["thresholds"]["answer"]),
         sure_threshold=float(record["thresholds"]["sure"]),
         record=record,
+        ranker_across=(
+            Model.from_dict(record["ranker_across"]["model"], SENTENCE_FEATURES)
+            if "ranker_across" in record
+            else None
+        ),
     )
 
 

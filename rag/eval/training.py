@@ -358,3 +358,87 @@ def train_decisions(dataset, settings, embedder, work_dir, progress=None) -> dic
         name: summary(results, record["thresholds"]) for name, results in evaluated.items()
     }
     return record
+
+
+# --- the ranker across languages --------------------------------------------------------------
+
+
+def ranking_figures(examples: Examples, scores: np.ndarray, evidence: int) -> dict:
+    """Over a split's answerable questions: how often a sentence holding the gold answer (in the
+    gold article) is the ranker's first, in its best two, among the `evidence` best, and how
+    often the extractive answer (the best passages `decisions.quoted` keeps, with their
+    context) holds it."""
+    from rag.answering.decisions import quoted
+
+    counts = {"first": 0, "top_2": 0, "in_evidence": 0, "quoted_right": 0}
+    answerable = [n for n, item in enumerate(examples.items) if item["answerable"]]
+    rows_of = question_rows(examples)
+    for number in answerable:
+        rows = rows_of.get(number)
+        if rows is None:
+            continue
+        ranked = rows[np.argsort(-scores[rows], kind="stable")]
+        kept = quoted(list(1.0 / (1.0 + np.exp(-scores[ranked[:2]]))))
+        counts["first"] += int(examples.labels[ranked[0]])
+        counts["top_2"] += int(examples.labels[ranked[:2]].max())
+        counts["in_evidence"] += int(examples.labels[ranked[:evidence]].max())
+        counts["quoted_right"] += int(examples.shown_labels[ranked[:kept]].max())
+    total = max(len(answerable), 1)
+    return {"questions": len(answerable), **{k: round(v / total, 4) for k, v in counts.items()}}
+
+
+def file_digest(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def train_ranker_across(dataset, settings, embedder, work_dir, translations, shipped) -> dict:
+    """What `rag eval train --translations` does: the ranker of candidates in another language
+    than the question, fitted on the train questions the `translations` files translate (asked
+    over the dataset's articles), measured on dev's and test's translated samples against the
+    `shipped` decisions' ranker. Returns its record (`decisions.with_ranker_across`)."""
+    import platform
+
+    import sklearn
+
+    from rag.answering.features import SENTENCE_FEATURES
+    from rag.eval.squad_answers import prepare, translated
+
+    split, retriever = prepare(dataset, settings, embedder, work_dir, progress=False)
+
+    def asked(items: list[dict]) -> list[dict]:
+        found: dict[str, dict] = {}
+        for path in translations:
+            found.update({i["id"]: i for i in translated(items, path) if i["id"] not in found})
+        return list(found.values())
+
+    train_items = asked(split.all_questions("train"))
+    if not train_items:
+        raise ValueError("the translations files translate no question of the train split")
+    examples = collect(retriever, train_items, settings.top_k)
+    model = fit_model(examples.features, examples.labels, SENTENCE_FEATURES)
+    measured = {}
+    for name in ("dev", "test"):
+        sample = collect(retriever, asked(split.questions[name]), settings.top_k)
+        measured[name] = {
+            "before": ranking_figures(
+                sample, shipped.ranker.log_odds(sample.features), settings.evidence
+            ),
+            "after": ranking_figures(sample, model.log_odds(sample.features), settings.evidence),
+        }
+    return {
+        "model": model.to_dict(),
+        "trained_on": {
+            "dataset": Path(dataset).name,
+            "translations": {Path(p).name: file_digest(p) for p in translations},
+            "data_sha256": examples.digest(),
+            "questions": len(examples.items),
+            "candidates": int(len(examples.labels)),
+            "embedder": embedder.id,
+            "libraries": {
+                "python": platform.python_version(),
+                "numpy": np.__version__,
+                "scikit-learn": sklearn.__version__,
+            },
+        },
+        "measured": measured,
+    }
