@@ -1,6 +1,8 @@
 """The learned decisions: the ranker and the answer probability on fixed vectors, the shipped
 parameters, a tiny deterministic training run, and answers they now decide."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -174,16 +176,12 @@ def test_candidates_in_another_language_are_ranked_by_the_ranker_across():
         (np.zeros((len(SENTENCE_FEATURES), 1)),),
         (np.array([7.0]),),
     )
-    made = decisions.Decisions(
-        shipped.ranker, shipped.present, shipped.right, (1.0, 0.0), 0.2, 0.9, {}, constant
-    )
+    made = dataclasses.replace(shipped, ranker_across=constant)
     features = np.vstack([_across(2, 1.0), _across(3, 0.0)])
     scores = made.rank(features)
     assert scores[2:] == pytest.approx([7.0, 7.0, 7.0])  # the ranker across
     assert scores[:2] == pytest.approx(shipped.ranker.log_odds(features[:2]))  # the first
-    without = decisions.Decisions(
-        shipped.ranker, shipped.present, shipped.right, (1.0, 0.0), 0.2, 0.9, {}
-    )
+    without = dataclasses.replace(shipped, ranker_across=None)
     assert without.rank(features) == pytest.approx(shipped.ranker.log_odds(features))
 
 

@@ -97,11 +97,11 @@ class Decisions:
     def rank(self, features: np.ndarray) -> np.ndarray:
         """Log-odds that each candidate sentence answers the question; a candidate in another
         language than the question is scored by `ranker_across`, when there is one."""
-        scores = self.ranker.log_odds(features)
-        if self.ranker_across is not None and len(scores):
-            across = np.atleast_2d(features)[:, _SAME_LANGUAGE] == 0
-            if across.any():
-                scores[across] = self.ranker_across.log_odds(np.atleast_2d(features)[across])
+        rows = np.atleast_2d(features)
+        scores = self.ranker.log_odds(rows)
+        across = rows[:, _SAME_LANGUAGE] == 0
+        if self.ranker_across is not None and across.any():
+            scores[across] = self.ranker_across.log_odds(rows[across])
         return scores
 
     def answerable(self, features: np.ndarray) -> float:

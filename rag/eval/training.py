@@ -408,7 +408,8 @@ def train_ranker_across(dataset, settings, embedder, work_dir, translations, shi
     def asked(items: list[dict]) -> list[dict]:
         found: dict[str, dict] = {}
         for path in translations:
-            found.update({i["id"]: i for i in translated(items, path) if i["id"] not in found})
+            for item in translated(items, path):
+                found.setdefault(item["id"], item)
         return list(found.values())
 
     train_items = asked(split.all_questions("train"))
